@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""The project's test command (`make test`): every check, each timed, then one summary line.
+
+Run it with the project's virtual environment (`make test` does). Checks:
+  export      nbdev_export leaves cnn_course/ unchanged (the module matches the notebooks)
+  clean       nbdev_clean leaves nbs/ unchanged (notebooks are committed clean)
+  <notebook>  nbdev_test, one check per notebook
+  wheel       the sdist and wheel build; the wheel installs into a throwaway venv without nbdev
+              and every module of cnn_course imports there
+
+    python tools/test.py                  # everything
+    python tools/test.py --skip wheel     # leave out a slow check while iterating
+"""
+import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+WHEEL_VENV_GB = 9  # torch with its CUDA libraries takes about 6 GB installed; pip needs room to unpack
+
+
+class Failed(Exception): pass
+
+
+def run(*cmd, capture=False, **kw):
+    "Run `cmd` from the repo root; raise `Failed` with its output on a non-zero exit"
+    r = subprocess.run([str(c) for c in cmd], cwd=kw.pop('cwd', ROOT), text=True,
+                       capture_output=capture, **kw)
+    if r.returncode:
+        out = ((r.stdout or '') + (r.stderr or '')).strip() if capture else ''
+        raise Failed(f'`{" ".join(map(str, cmd))}` exited with {r.returncode}' + (f'\n{out}' if out else ''))
+    return r
+
+
+def snapshot(folder, pattern):
+    "sha256 of every file matching `pattern` under `folder`"
+    return {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((ROOT/folder).rglob(pattern)) if '.ipynb_checkpoints' not in p.parts}
+
+
+def changed(before, after): return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def check_unchanged(tool, folder, pattern, hint):
+    before = snapshot(folder, pattern)
+    run(BIN/tool, capture=True)
+    diff = changed(before, snapshot(folder, pattern))
+    if diff: raise Failed(f'{tool} changed {len(diff)} file(s): {", ".join(diff)}\n  {hint}')
+
+
+def check_export():
+    check_unchanged('nbdev_export', 'cnn_course', '*.py',
+                    'cnn_course/ was out of sync with the notebooks; commit the freshly exported files '
+                    '(never edit cnn_course/*.py by hand).')
+
+
+def check_clean():
+    check_unchanged('nbdev_clean', 'nbs', '*.ipynb',
+                    'the notebooks were not clean; commit them as nbdev_clean leaves them.')
+
+
+def test_notebooks(results):
+    "Run nbdev_test; record one result per notebook"
+    nbs = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
+    start = time.perf_counter()
+    r = subprocess.run([str(BIN/'nbdev_test'), '--do_print', '--timing'], cwd=ROOT, text=True,
+                       capture_output=True)
+    secs = time.perf_counter() - start
+    out = r.stdout + r.stderr
+    timing = dict(re.findall(r'^(\S+\.ipynb): (\d+) secs$', out, re.M))
+    failed = set()
+    if r.returncode:
+        m = re.search(r'Failed On The Following Notebooks:\n=+\n(.*)', out, re.S)
+        failed = set(re.findall(r'(\S+\.ipynb)', m.group(1))) if m else set(nbs)
+        sys.stdout.write(r.stderr)
+    for nb in nbs:
+        ok = nb not in failed
+        t = f'{timing[nb]} s' if nb in timing else 'ran'
+        print(f'  {"ok  " if ok else "FAIL"} {nb} ({t})', flush=True)
+        results.append((f'nbdev_test {nb}', ok))
+    print(f'  nbdev_test took {secs:.1f} s', flush=True)
+
+
+def check_wheel():
+    dist = ROOT/'.build'/'dist'
+    shutil.rmtree(dist, ignore_errors=True)
+    run(sys.executable, '-m', 'build', '--no-isolation', '--sdist', '--wheel', '--outdir', dist, capture=True)
+    wheels, sdists = list(dist.glob('*.whl')), list(dist.glob('*.tar.gz'))
+    if len(wheels) != 1 or len(sdists) != 1: raise Failed(f'expected one wheel and one sdist in {dist}')
+    print(f'  built {wheels[0].name} ({wheels[0].stat().st_size/1e3:.0f} kB) and {sdists[0].name}', flush=True)
+    tmp = Path(tempfile.gettempdir())
+    free = shutil.disk_usage(tmp).free / 2**30
+    if free < WHEEL_VENV_GB:
+        raise Failed(f'only {free:.1f} GB free in {tmp}; the clean-venv check installs torch and needs about '
+                     f'{WHEEL_VENV_GB} GB. Free some space or point TMPDIR at a larger disk.')
+    venv = Path(tempfile.mkdtemp(prefix='cnn_course-wheel-'))
+    try:
+        run(sys.executable, '-m', 'venv', venv)
+        py = venv/'bin'/'python'
+        run(py, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', wheels[0], capture=True)
+        mods = sorted(p.stem for p in (ROOT/'cnn_course').glob('*.py') if p.stem != '__init__')
+        code = ('import importlib, importlib.util, sys\n'
+                'assert importlib.util.find_spec("nbdev") is None, "nbdev leaked into the clean venv"\n'
+                'import cnn_course\n'
+                f'for m in {mods!r}: importlib.import_module("cnn_course." + m)\n'
+                'print(f"  imported cnn_course {cnn_course.__version__} and", len(%r), "modules:", ", ".join(%r))\n'
+                % (mods, mods))
+        run(py, '-c', code, cwd=venv)
+        for script in ['cnn_course']:
+            exe = venv/'bin'/script
+            if exe.exists(): run(exe, '--help', capture=True)
+    finally: shutil.rmtree(venv, ignore_errors=True)
+
+
+CHECKS = {'export': check_export, 'clean': check_clean, 'notebooks': None, 'wheel': check_wheel}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description='Run every check of the project (see the module docstring).')
+    p.add_argument('--skip', nargs='*', default=[], choices=list(CHECKS), help='checks to leave out')
+    a = p.parse_args(argv)
+    results, todo = [], [k for k in CHECKS if k not in a.skip]
+    t0 = time.perf_counter()
+    for i, name in enumerate(todo, 1):
+        print(f'==> [{i}/{len(todo)}] {name}', flush=True)
+        start = time.perf_counter()
+        if name == 'notebooks':
+            test_notebooks(results)
+            continue
+        try:
+            CHECKS[name]()
+            ok = True
+        except Failed as e:
+            ok = False
+            print(f'  FAILED: {e}', flush=True)
+        results.append((name, ok))
+        print(f'  {"ok" if ok else "FAILED"} {name} ({time.perf_counter() - start:.1f} s)', flush=True)
+    npass = sum(ok for _, ok in results)
+    nfail = len(results) - npass
+    for name, ok in results:
+        if not ok: print(f'failed: {name}')
+    print(f'{npass} passed, {nfail} failed (in {time.perf_counter() - t0:.0f} s)', flush=True)
+    return 1 if nfail else 0
+
+
+if __name__ == '__main__': sys.exit(main())
