@@ -20,7 +20,8 @@ SEED_DATA := 1
 endif
 endif
 
-.PHONY: help venv data export clean test docs site lab bench
+.PHONY: help venv data export clean test docs site lab bench bench-summary
+.PHONY: colab readme docs-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,19 +58,45 @@ test: $(STAMP) data ## Check export and clean state, run every notebook's tests,
 docs: $(STAMP) data ## Execute every notebook (outputs saved), then render the site into _docs/
 	@t=$$(date +%s); $(BIN)/nbdev_export; echo "==> export ($$(( $$(date +%s) - t )) s)"
 	@t=$$(date +%s); $(BIN)/python tools/run_nbs.py --timings nbs/timings.json; \
+	  $(BIN)/python tools/colab.py; \
 	  $(BIN)/nbdev_clean; echo "==> notebooks executed and cleaned ($$(( $$(date +%s) - t )) s)"
 	@$(MAKE) --no-print-directory site
 
-site: $(STAMP) ## Render the site into _docs/ from the notebooks as they are (no execution)
+site: $(STAMP) ## Render the site into _docs/ from the notebooks as they are (Quarto, else an offline preview)
 	@t=$$(date +%s); \
 	if command -v quarto >/dev/null; then \
-	  echo "==> rendering with Quarto $$(quarto --version)"; $(BIN)/nbdev_docs; \
+	  echo "==> renderer: Quarto $$(quarto --version) (nbdev_docs)"; \
+	  touch README.md; $(BIN)/nbdev_docs; \
 	else \
-	  echo "==> Quarto is not installed: cannot render the site (the GitHub deploy workflow does)" >&2; exit 1; \
-	fi; echo "==> site rendered into _docs/ ($$(( $$(date +%s) - t )) s)"
+	  $(BIN)/python tools/preview.py; \
+	fi; $(BIN)/python tools/readme.py; echo "==> site rendered into _docs/ ($$(( $$(date +%s) - t )) s)"
+# (README.md comes from tools/readme.py in both cases; touching it first stops nbdev_docs rewriting it with Quarto.)
+
+docs-check: $(STAMP) ## Open every page of _docs/ in headless Chromium: errors, images, math, links, screenshots
+	$(BIN)/python tools/docs_check.py
+
+colab: $(STAMP) ## Regenerate the Colab badges, install cells and lesson list from settings.ini
+	$(BIN)/python tools/colab.py
+
+readme: $(STAMP) ## Write README.md from nbs/index.ipynb (no Quarto needed)
+	$(BIN)/python tools/readme.py
 
 lab: $(STAMP) data ## Open the course in JupyterLab with the project's kernel
 	$(BIN)/jupyter lab nbs/
 
 bench: $(STAMP) data ## Training-speed benchmark (bench/train_speed.py)
 	$(BIN)/python bench/train_speed.py
+
+bench-summary: $(STAMP) ## How long cnn_summary takes on real-size networks (bench/summary_speed.py)
+	$(BIN)/python bench/summary_speed.py
+
+# --- CI workflows (.github/workflows/) and the GPU run ---
+.PHONY: lint gpu-test
+WHEELS ?=
+
+lint: $(STAMP) ## Check .github/: zizmor offline (nothing at medium or above) and the workflow schemas
+	$(BIN)/python tools/lint.py
+
+# Run with the interpreter whose torch has CUDA: make gpu-test PYTHON=/path/to/python3 [WHEELS=dir]
+gpu-test: data ## Run every notebook on a CUDA GPU, `#| cuda` cells on, as gpu.yaml does (fails without one)
+	$(PYTHON) tools/gpu_test.py $(if $(WHEELS),--wheels "$(WHEELS)")

@@ -27,12 +27,14 @@ statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Produ
             '6 - Mature', '7 - Inactive']
 status = int(cfg['status'])
 assert 1 <= status <= len(statuses), f'status must be 1..{len(statuses)}, got {status}'
-py_versions = '3.10 3.11 3.12 3.13'.split()
+py_versions = '3.10 3.11 3.12'.split()  # the versions CI tests (.github/workflows/test.yaml, .ci/run)
 min_python = cfg['min_python']
 
 requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
+# what the lesson notebooks import besides the package (show_doc, torchinfo cross-checks): `pip install cnn_course[lessons]`
+lesson_requirements = shlex.split(cfg.get('lesson_requirements', ''))
 spdx, classifier = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
 # setuptools >= 77 takes an SPDX licence expression (PEP 639) and rejects licence classifiers beside it;
@@ -53,7 +55,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'lessons': lesson_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -4,6 +4,10 @@
 Run it with the project's virtual environment (`make test` does). Checks:
   export      nbdev_export leaves cnn_course/ unchanged (the module matches the notebooks)
   clean       nbdev_clean leaves nbs/ unchanged (notebooks are committed clean)
+  colab       every lesson's Colab badge, run time and install cell, and the home page's lesson list,
+              match settings.ini and nbs/timings.json (tools/colab.py --check; fix: make colab)
+  readme      README.md matches nbs/index.ipynb (tools/readme.py --check; fix: make readme)
+  lint        .github/ passes zizmor offline and the workflow schema checks (tools/lint.py; make lint)
   <notebook>  nbdev_test, one check per notebook
   wheel       the sdist and wheel build; the wheel installs into a throwaway venv without nbdev
               and every module of cnn_course imports there
@@ -59,12 +63,24 @@ def check_clean():
                     'the notebooks were not clean; commit them as nbdev_clean leaves them.')
 
 
+def check_colab(): run(sys.executable, ROOT/'tools'/'colab.py', '--check', capture=True)
+
+
+def check_readme(): run(sys.executable, ROOT/'tools'/'readme.py', '--check', capture=True)
+
+
+def check_lint(): run(sys.executable, ROOT/'tools'/'lint.py', capture=True)
+
+
 def test_notebooks(results):
     "Run nbdev_test; record one result per notebook"
     nbs = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
     start = time.perf_counter()
+    # nbdev_test runs one notebook per core; with PyTorch's default of one thread per core as well, the
+    # threads of two notebooks fight over the cores and a 3-second training can take minutes. One thread each.
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('CNN_COURSE_TEST_THREADS', '1')}
     r = subprocess.run([str(BIN/'nbdev_test'), '--do_print', '--timing'], cwd=ROOT, text=True,
-                       capture_output=True)
+                       capture_output=True, env=env)
     secs = time.perf_counter() - start
     out = r.stdout + r.stderr
     timing = dict(re.findall(r'^(\S+\.ipynb): (\d+) secs$', out, re.M))
@@ -112,7 +128,8 @@ def check_wheel():
     finally: shutil.rmtree(venv, ignore_errors=True)
 
 
-CHECKS = {'export': check_export, 'clean': check_clean, 'notebooks': None, 'wheel': check_wheel}
+CHECKS = {'export': check_export, 'clean': check_clean, 'colab': check_colab, 'readme': check_readme, 'lint': check_lint,
+          'notebooks': None, 'wheel': check_wheel}
 
 
 def main(argv=None):
