@@ -60,6 +60,7 @@ def run_notebook(path, skip_flags, timeout=600, kernel='python3'):
     "Execute `path` top to bottom in a fresh kernel; return the executed notebook and seconds taken"
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
+                            extra_arguments=['--IPKernelApp.log_level=ERROR'], # not the kernel's notes on its transport
                             resources={'metadata': {'path': str(Path(path).parent)}})
     start = time.perf_counter()
     with client.setup_kernel():
