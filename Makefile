@@ -82,7 +82,7 @@ readme: $(STAMP) ## Write README.md from nbs/index.ipynb (no Quarto needed)
 	$(BIN)/python tools/readme.py
 
 lab: $(STAMP) data ## Open the course in JupyterLab with the project's kernel
-	$(BIN)/jupyter lab nbs/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) nbs/
 
 bench: $(STAMP) data ## Training-speed benchmark (bench/train_speed.py)
 	$(BIN)/python bench/train_speed.py
