@@ -20,7 +20,7 @@ SEED_DATA := 1
 endif
 endif
 
-.PHONY: help venv data export clean test docs site lab bench bench-summary
+.PHONY: help venv data export clean test docs site lab bench bench-steps bench-summary
 .PHONY: colab readme docs-check
 
 help: ## List the targets
@@ -84,8 +84,12 @@ readme: $(STAMP) ## Write README.md from nbs/index.ipynb (no Quarto needed)
 lab: $(STAMP) data ## Open the course in JupyterLab with the project's kernel
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) nbs/
 
-bench: $(STAMP) data ## Training-speed benchmark (bench/train_speed.py)
+bench: $(STAMP) data ## Training-speed benchmark (bench/train_speed.py), then one step taken apart (bench/step_cost.py)
 	$(BIN)/python bench/train_speed.py
+	$(BIN)/python bench/step_cost.py
+
+bench-steps: $(STAMP) data ## Only the step taken apart: phases, each convolution, bigger convolutions (bench/step_cost.py)
+	$(BIN)/python bench/step_cost.py
 
 bench-summary: $(STAMP) ## How long cnn_summary takes on real-size networks (bench/summary_speed.py)
 	$(BIN)/python bench/summary_speed.py
