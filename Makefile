@@ -52,7 +52,7 @@ export: $(STAMP) ## Export the notebooks to cnn_course/
 clean: $(STAMP) ## Clean the notebooks' metadata (keeps outputs)
 	$(BIN)/nbdev_clean
 
-test: $(STAMP) data ## Check export and clean state, run every notebook's tests, build and install the wheel
+test: $(STAMP) data ## Check export, clean state, Colab cells, README, workflow lint; test every notebook; build sdist and wheel, install the wheel
 	$(BIN)/python tools/test.py
 
 docs: $(STAMP) data ## Execute every notebook (outputs saved), then render the site into _docs/

@@ -3,20 +3,24 @@
 
 `train_speed.py` times whole fits; this script takes one training step (batch 64) apart:
 
-  phases   forward, loss, backward, optimiser step and zero_grad of a plain PyTorch step, as in pipeline C;
-  layers   one forward and one backward call of each of simple_cnn's five convolutions, with its multiply-adds;
+  phases   batch, schedule, forward, loss, backward, optimiser step and zero_grad of a step of pipeline C's loop
+           (the same optimiser and one-cycle schedule), and the whole step;
+  layers   one forward and one backward call of each of simple_cnn's five convolutions as in training (autograd
+           on; the first one computes no gradient for its input), with its multiply-adds;
   sizes    a forward and backward call of 3x3 convolutions with more and more channels (batch 64, 28x28 input,
            stride 1), to see how much arithmetic a call must carry before the CPU runs near its full speed;
   optim    fastai's `Adam` (the Learner's default) beside `torch.optim.AdamW` on simple_cnn's parameters.
 
-A backward call does about twice the multiply-adds of its forward call, so a forward and backward pair is counted as
-3x the forward's. Every number is the median of several repeats after a warm-up.
+A backward call computes the weights' gradient and, except in the first layer, the input's: each costs as many
+multiply-adds as the forward call, so a forward and backward pair counts 3x the forward's (2x in the first layer:
+`train_macs`). Every number is the median of several repeats after a warm-up. As in train_speed.py, the record is
+flagged noisy when the load average at the start is over half the number of cores.
 
     python bench/step_cost.py              # writes bench/step_cost.json
     python bench/step_cost.py --quick      # channels up to 16, a check that it works (writes no JSON)
     python bench/step_cost.py --out ''     # prints only
 """
-import argparse, json, statistics, sys, time, warnings
+import argparse, json, os, statistics, sys, time, warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
 
 import torch, torch.nn.functional as F
-from train_speed import machine, plain_data, BS
+from train_speed import machine, plain_data, plain_optimiser, set_one_cycle, BS
 from cnn_course.models import simple_cnn
 with warnings.catch_warnings():
     warnings.filterwarnings('ignore', category=FutureWarning)
@@ -46,17 +50,16 @@ def timeit(fn, repeats=7, number=None, budget=0.3):
 
 
 def conv_call_costs(ni, nf, size, stride, bs=BS, input_grad=True):
-    "Seconds of one forward and one backward call of a 3x3 convolution, and its forward multiply-adds"
+    "Seconds of one forward call (recorded by autograd, as in training) and one backward call of a 3x3 convolution"
     x = torch.randn(bs, ni, size, size, requires_grad=input_grad)
     conv = torch.nn.Conv2d(ni, nf, 3, stride, 1)
     out = conv(x); g = torch.randn_like(out)
-    def fwd():
-        with torch.no_grad(): conv(x)
+    def fwd(): conv(x)
     def bwd(): torch.autograd.grad(out, [x, *conv.parameters()] if input_grad else list(conv.parameters()), g,
                                    retain_graph=True)
     macs = out.numel() * ni * 9
     return dict(ni=ni, nf=nf, size=size, stride=stride, out_size=out.shape[-1], macs=macs,
-                fwd_s=timeit(fwd), bwd_s=timeit(bwd), input_grad=input_grad)
+                train_macs=macs * (3 if input_grad else 2), fwd_s=timeit(fwd), bwd_s=timeit(bwd), input_grad=input_grad)
 
 
 def layer_costs():
@@ -73,26 +76,29 @@ def size_costs(channels=(4, 8, 16, 32, 64, 128)):
     return [conv_call_costs(c, c, 28, 1) for c in channels]
 
 
-def step_phases(data):
-    "Median seconds of each phase of a plain training step (pipeline C's loop body) on real batches"
+def step_phases(data, epochs=3):
+    "Median seconds of each phase, and of the whole step, of pipeline C's training step on real batches"
     xt, yt = data
     model = simple_cnn()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
-    phases = dict(batch=[], forward=[], loss=[], backward=[], step=[], zero_grad=[])
-    idxs = torch.randperm(len(xt))
-    for rep in range(3):
-        for i in range(len(xt) // BS):
-            t0 = time.perf_counter()
-            b = idxs[i*BS:(i+1)*BS]; xb, yb = xt[b], yt[b]
-            t1 = time.perf_counter(); out = model(xb)
-            t2 = time.perf_counter(); loss = F.cross_entropy(out, yb)
-            t3 = time.perf_counter(); loss.backward()
-            t4 = time.perf_counter(); opt.step()
-            t5 = time.perf_counter(); opt.zero_grad()
-            t6 = time.perf_counter()
-            if rep == 0: continue  # warm-up epoch
-            for k, a, z in zip(phases, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)): phases[k].append(z - a)
-    return {k: statistics.median(v) for k, v in phases.items()}
+    opt = plain_optimiser(model)
+    n_batches = len(xt) // BS
+    names = ['batch', 'schedule', 'forward', 'loss', 'backward', 'step', 'zero_grad']
+    phases, whole = {k: [] for k in names}, []
+    for epoch in range(epochs):
+        idxs = torch.randperm(len(xt))
+        for i in range(n_batches):
+            t = [time.perf_counter()]
+            b = idxs[i*BS:(i+1)*BS]; xb, yb = xt[b], yt[b];              t.append(time.perf_counter())
+            set_one_cycle(opt, (epoch * n_batches + i) / (epochs * n_batches)); t.append(time.perf_counter())
+            out = model(xb);                                              t.append(time.perf_counter())
+            loss = F.cross_entropy(out, yb);                              t.append(time.perf_counter())
+            loss.backward();                                              t.append(time.perf_counter())
+            opt.step();                                                   t.append(time.perf_counter())
+            opt.zero_grad();                                              t.append(time.perf_counter())
+            if epoch == 0: continue  # warm-up epoch
+            for k, a, z in zip(names, t, t[1:]): phases[k].append(z - a)
+            whole.append(t[-1] - t[0])
+    return {k: statistics.median(v) for k, v in phases.items()}, statistics.median(whole)
 
 
 def optimiser_costs():
@@ -103,7 +109,14 @@ def optimiser_costs():
     torch_adamw = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
     n_ops = sum(1 for _ in model.parameters())
     return dict(n_tensors=n_ops, fastai_adam_s=timeit(fastai_adam.step), torch_adamw_s=timeit(torch_adamw.step),
-                elementwise_op_s=timeit(lambda: torch.relu(model[0][0].weight)))
+                elementwise_op_s=timeit(elementwise_op(model[0][0].weight)))
+
+
+def elementwise_op(t):
+    "One small elementwise operation as the optimisers make them: in place, without autograd"
+    def f():
+        with torch.no_grad(): t.mul_(1.0)
+    return f
 
 
 def main(argv=None):
@@ -122,27 +135,30 @@ def main(argv=None):
                date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
                command=' '.join(['python', 'bench/step_cost.py'] + (argv if argv is not None else sys.argv[1:])),
                machine=info, bs=BS)
-    res['phases_s'] = step_phases((xt, yt))
+    res['phases_s'], res['step_s'] = step_phases((xt, yt))
     res['layers'] = layer_costs()
     res['sizes'] = size_costs((4, 8, 16) if args.quick else (4, 8, 16, 32, 64, 128))
     res['optimiser'] = optimiser_costs()
-    info['load_avg_after'] = list(__import__('os').getloadavg())
+    info['load_avg_after'] = list(os.getloadavg())
+    res['noisy'] = info['load_avg_before'][0] > 0.5 * (os.cpu_count() or 1)
 
     ph = res['phases_s']
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads)")
-    print('one plain training step, batch 64 (ms): ' + ', '.join(f'{k} {v*1e3:.2f}' for k, v in ph.items())
-          + f'; total {sum(ph.values())*1e3:.2f}')
-    print(f"{'convolution':<24}{'MACs':>12}{'fwd us':>9}{'bwd us':>9}{'GMAC/s':>9}")
+    print('one training step of the plain loop, batch 64, median of each phase (ms): '
+          + ', '.join(f'{k} {v*1e3:.2f}' for k, v in ph.items()) + f"; median of the whole step {res['step_s']*1e3:.2f}")
+    print(f"{'convolution':<24}{'fwd MACs':>12}{'fwd us':>9}{'bwd us':>9}{'GMAC/s':>9}")
     for r in res['layers'] + res['sizes']:
         name = f"{r['ni']}->{r['nf']} {r['size']}x{r['size']} s{r['stride']}"
         print(f"{name:<24}{r['macs']:>12,}{r['fwd_s']*1e6:>9.0f}{r['bwd_s']*1e6:>9.0f}"
-              f"{3 * r['macs'] / (r['fwd_s'] + r['bwd_s']) / 1e9:>9.2f}")
-    op, big, step_macs = res['optimiser'], res['sizes'][-1], sum(3 * r['macs'] for r in res['layers'])
-    peak = 3 * big['macs'] / (big['fwd_s'] + big['bwd_s'])
+              f"{r['train_macs'] / (r['fwd_s'] + r['bwd_s']) / 1e9:>9.2f}")
+    op, big, step_macs = res['optimiser'], res['sizes'][-1], sum(r['train_macs'] for r in res['layers'])
+    peak = big['train_macs'] / (big['fwd_s'] + big['bwd_s'])
     print(f"at the speed of the largest convolution ({peak/1e9:.1f} GMAC/s) the {step_macs/1e6:.1f} million multiply-adds "
           f"of simple_cnn's forward and backward pass would take {step_macs/peak*1e3:.2f} ms")
     print(f"optimiser step over {op['n_tensors']} tensors: fastai Adam {op['fastai_adam_s']*1e6:.0f} us, "
-          f"torch AdamW {op['torch_adamw_s']*1e6:.0f} us; one small elementwise op {op['elementwise_op_s']*1e6:.1f} us")
+          f"torch AdamW {op['torch_adamw_s']*1e6:.0f} us; one small in-place elementwise op {op['elementwise_op_s']*1e6:.1f} us")
+    if res['noisy']: print(f"WARNING: load average {info['load_avg_before'][0]:.2f} at the start on {os.cpu_count()} cores: "
+                           'rerun on a quiet machine before recording')
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1) + '\n')
         print(f'written to {args.out}')

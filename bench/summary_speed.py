@@ -7,7 +7,7 @@
 Each model is built on the meta device (as `cnn_course summary` does), summarised once to warm up PyTorch's
 meta kernels, then timed over several repeats; the table shows the median and the fastest run.
 """
-import argparse, json, os, platform, statistics, sys, time, warnings
+import argparse, json, os, platform, statistics, time, warnings
 import torch, torchvision
 from cnn_course.summary import cnn_summary
 

@@ -86,6 +86,21 @@ def one_cycle(pct, lo, hi, end, pct_start=0.25):
     return cos(hi, end, (pct - pct_start) / (1 - pct_start))
 
 
+def plain_optimiser(model, lr=LR):
+    "torch's AdamW with fastai's default Adam hyper-parameters, and no weight decay on biases, as fastai"
+    decay = [p for n, p in model.named_parameters() if not n.endswith('bias')]
+    no_decay = [p for n, p in model.named_parameters() if n.endswith('bias')]
+    return torch.optim.AdamW([dict(params=decay), dict(params=no_decay, weight_decay=0.)],
+                             lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
+
+
+def set_one_cycle(opt, pct, lr=LR, div=25., div_final=1e5, moms=(0.95, 0.85, 0.95)):
+    "Set the learning rate and first beta of `opt` to fastai's one-cycle values at `pct` (0 to 1) of training"
+    for g in opt.param_groups:
+        g['lr'] = one_cycle(pct, lr / div, lr, lr / div_final)
+        g['betas'] = (one_cycle(pct, *moms), 0.99)
+
+
 def fit_plain(data, seed, bs=BS, epochs=EPOCHS, lr=LR, div=25., div_final=1e5, moms=(0.95, 0.85, 0.95),
               channels_last=False):
     "A plain PyTorch loop doing what `fit_one_cycle` does, on in-memory tensors"
@@ -94,10 +109,7 @@ def fit_plain(data, seed, bs=BS, epochs=EPOCHS, lr=LR, div=25., div_final=1e5, m
     model = simple_cnn()
     t0 = time.perf_counter()
     if channels_last: model = model.to(memory_format=torch.channels_last)
-    decay = [p for n, p in model.named_parameters() if not n.endswith('bias')]
-    no_decay = [p for n, p in model.named_parameters() if n.endswith('bias')]
-    opt = torch.optim.AdamW([dict(params=decay), dict(params=no_decay, weight_decay=0.)],
-                            lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.01)
+    opt = plain_optimiser(model, lr)
     n_batches = len(xt) // bs             # drop the last partial batch, as fastai does for training
     total, step, times = epochs * n_batches, 0, []
     for epoch in range(epochs):
@@ -105,10 +117,7 @@ def fit_plain(data, seed, bs=BS, epochs=EPOCHS, lr=LR, div=25., div_final=1e5, m
         model.train()
         idxs = torch.randperm(len(xt))
         for i in range(n_batches):
-            pct = step / total
-            for g in opt.param_groups:
-                g['lr'] = one_cycle(pct, lr / div, lr, lr / div_final)
-                g['betas'] = (one_cycle(pct, *moms), 0.99)
+            set_one_cycle(opt, step / total, lr, div, div_final, moms)
             b = idxs[i*bs:(i+1)*bs]
             loss = F.cross_entropy(model(xt[b]), yt[b])
             loss.backward()

@@ -17,6 +17,7 @@ __all__ = ['SHAPE_COLUMNS', 'CONVS', 'CONV_TRANSPOSES', 'COST_LABELS', 'conv_out
 # %% ../nbs/04_conv_arithmetic.ipynb #cd9437fd
 def _int_arg(name, value, least):
     "`value` as an int, or a TypeError/ValueError that names the argument"
+    if isinstance(value, bool): raise TypeError(f'{name} must be an integer, got {value!r}')
     try: value = operator.index(value)
     except TypeError: raise TypeError(f'{name} must be an integer, got {value!r}') from None
     if value < least: raise ValueError(f'{name} must be at least {least}, got {value}')
@@ -189,6 +190,8 @@ def layer_shapes(
     device:str='meta',     # 'meta': trace shapes only (no memory, no arithmetic); 'cpu': run a copy on zeros
 )->pd.DataFrame:           # Columns `SHAPE_COLUMNS`: one row per leaf-module call in forward order, then 'total'
     "Output shape, activations and multiply-accumulates per sample of every layer, traced on a copy of `model`"
+    if not isinstance(model, nn.Module):
+        raise TypeError(f'layer_shapes: `model` must be a torch.nn.Module, got {type(model).__name__}')
     if (not isinstance(input_shape, (tuple, list, torch.Size)) or len(input_shape) < 2
         or not all(isinstance(s, int) and s > 0 for s in input_shape)):
         raise ValueError(f'input_shape must be a full shape, batch first, such as (1, 1, 28, 28); '

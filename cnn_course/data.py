@@ -146,13 +146,20 @@ class TensorDL(DataLoader):
         self.after_iter()
 
 # %% ../nbs/00_data.ipynb #1bea262b
-def mnist_dls(bs:int=64,             # Batch size (training and validation)
+def mnist_dls(bs:int=64,             # Batch size (training and validation): 1 to the number of training images
               tiny:bool=False,        # Use `MNIST_TINY` instead of `MNIST_SAMPLE`
               device:str|torch.device=None, # Where batches live (default: fastai's `default_device()`, a GPU if there is one)
               path:Path=None,         # Extracted data folder (default: `mnist_path(tiny)`)
              )->DataLoaders:
     "fastai `DataLoaders` of MNIST 3s and 7s: float images in [0, 1] of shape (bs, 1, 28, 28), labels 0 ('3') or 1 ('7')"
+    if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)):
+        raise TypeError(f'mnist_dls needs bs to be a whole number (an int), got {bs!r} of type {type(bs).__name__}')
+    if bs < 1: raise ValueError(f'mnist_dls needs bs >= 1, got bs={bs}')
     d = mnist_tensors(tiny, path)
+    n = len(d['train_x'])
+    if bs > n: raise ValueError(f'mnist_dls needs bs no larger than the {n} training images (the training loader '
+                                f'drops incomplete batches, so it would have none), got bs={bs}')
+    bs = int(bs)
     device = default_device() if device is None else torch.device(device)
     def _ds(split): return TensorDataset(d[f'{split}_x'].to(device).unsqueeze(1).float().div_(255),
                                          d[f'{split}_y'].to(device))
@@ -210,10 +217,12 @@ def show_images(ims,                # Batch (N, [1,] H, W) or list of images
 
 # %% ../nbs/00_data.ipynb #81d65f0f
 def _same(a, b, tol):
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)): # True is not 1: a yes/no answer must be a bool
+        return isinstance(a, (bool, np.bool_)) and isinstance(b, (bool, np.bool_)) and bool(a) == bool(b)
     if isinstance(a, (list, tuple, torch.Size)) or isinstance(b, (list, tuple, torch.Size)):
         return (isinstance(a, (list, tuple, torch.Size)) and isinstance(b, (list, tuple, torch.Size))
                 and len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b)))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return abs(a - b) <= tol
     return a == b
 

@@ -6,10 +6,9 @@
 from __future__ import annotations
 import torch
 from torch import nn
-import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastcore.meta import delegates
-from .data import show_image, show_images
+from .data import show_images
 
 # %% auto #0
 __all__ = ['simple_net', 'broken_cnn', 'show_kernels', 'conv', 'simple_cnn']

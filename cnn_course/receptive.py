@@ -14,6 +14,7 @@ import torch.fx as fx
 import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
+from .params import _pos_int
 
 # %% auto #0
 __all__ = ['RF', 'RFExtent', 'RFTracer', 'trace', 'receptive_field', 'model_rf', 'erf_map', 'show_rf', 'LinearPool', 'linearise',
@@ -120,17 +121,18 @@ _SUFFIX = {1: ('',), 2: ('_h', '_w'), 3: ('_d', '_h', '_w')}
 
 def _fname(n): return n.target if isinstance(n.target, str) else getattr(n.target, '__name__', str(n.target))
 
-def _check_shape(input_shape)->tuple:
-    try: shape = tuple(int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        msg = f'input_shape must be a tuple of ints such as (1, 1, 28, 28), got {input_shape!r}'
-        raise TypeError(msg) from None
+def _check_shape(input_shape, fn:str)->tuple:
+    "`input_shape` as a tuple of positive ints (N, C, *spatial), or an error that names the function `fn`"
+    try: sizes = None if isinstance(input_shape, (str, bytes)) else list(input_shape)
+    except TypeError: sizes = None
+    if sizes is None:
+        raise TypeError(f'{fn}: input_shape must be a tuple of ints such as (1, 1, 28, 28), got {input_shape!r}')
+    shape = tuple(_pos_int(v, f'input_shape[{i}]', fn) for i, v in enumerate(sizes)) # no floats, no bools
     if len(shape) not in (3, 4, 5):
         raise ValueError('input_shape must be the full input shape (N, C, H, W), or (N, C, L) for 1-d and '
                          f'(N, C, D, H, W) for 3-d models; got {shape}. Add the batch and channel '
                          'dimensions, e.g. (1, 1, 28, 28); for a model that takes flat vectors, put '
                          'nn.Flatten() in front of it.')
-    if min(shape) < 1: raise ValueError(f'input_shape {shape} has a dimension smaller than 1')
     return shape
 
 class _Analysis(fx.Interpreter):
@@ -146,7 +148,8 @@ class _Analysis(fx.Interpreter):
         x = args[0] if args else None
         if isinstance(m, nn.modules.conv._ConvNd) and torch.is_tensor(x) and x.ndim == len(m.kernel_size) + 2 \
            and x.shape[1] != m.in_channels:
-            raise RuntimeError(f'it expects {m.in_channels} input channels, got {x.shape[1]}')
+            raise RuntimeError(f"it expects {m.in_channels} input channel{'' if m.in_channels == 1 else 's'}, "
+                               f'got {x.shape[1]}')
         if isinstance(m, _NORMS) and torch.is_tensor(x): # shape only; skips a slow decomposition
             return torch.empty_like(x, device='meta')
         tensors = itertools.chain(m.named_parameters(), m.named_buffers())
@@ -307,8 +310,8 @@ class _Analysis(fx.Interpreter):
         self.rows.append(row)
 
 # %% ../nbs/05_receptive_fields.ipynb #ab9bdede
-def _analyse(model, input_shape)->_Analysis:
-    shape = _check_shape(input_shape)
+def _analyse(model, input_shape, fn:str)->_Analysis:
+    shape = _check_shape(input_shape, fn)
     a = _Analysis(trace(model), shape)
     with torch.no_grad(): a.run(torch.empty(shape, device='meta'))
     return a
@@ -317,7 +320,7 @@ def receptive_field(model:nn.Module,   # The network (anything `torch.fx` can tr
                     input_shape:tuple, # Full input shape (N, C, H, W); (N, C, L) for 1-d models
                    )->pd.DataFrame:    # One row per layer, in forward order
     "Kernel, stride, padding, output shape and the receptive field (size, jump, start) of every layer"
-    a = _analyse(model, input_shape)
+    a = _analyse(model, input_shape, 'receptive_field')
     sfx = _SUFFIX[a.nd]
     cols = ['name', 'type', 'kernel', 'stride', 'padding', 'dilation', 'out_shape'] + [
             f + x for f in ('rf', 'jump', 'start') for x in sfx] + ['note']
@@ -333,7 +336,7 @@ def model_rf(model:nn.Module,   # The network; it must return one tensor
              input_shape:tuple, # Full input shape (N, C, H, W)
             )->RF:              # Field size, stride (jump) and effective padding, per dim when they differ
     "Receptive field size, stride and effective padding of the model's output units, as in Araujo et al. (2019)"
-    a = _analyse(model, input_shape)
+    a = _analyse(model, input_shape, 'model_rf')
     if a.final is None:
         raise ValueError('model_rf needs a model that returns one tensor; use receptive_field and pick a row')
     g = a.geo[a.final]
@@ -413,7 +416,7 @@ def show_rf(model:nn.Module,       # The network
     img = torch.as_tensor(img).detach().float().cpu()
     if img.ndim == 2: img = img[None]
     if img.ndim != 3: raise ValueError(f'img must be an (H, W) or (C, H, W) image, got shape {tuple(img.shape)}')
-    a = _analyse(model, (1,) + tuple(img.shape))
+    a = _analyse(model, (1,) + tuple(img.shape), 'show_rf')
     if a.nd != 2: raise ValueError('show_rf draws 2-d images only')
     nodes = {a.keys[n]: n for n in a.geo if n in a.keys}
     node = a.final if layer is None else _find(a.module, nodes, layer)
@@ -519,7 +522,7 @@ def empirical_rf(model:nn.Module,   # The network (untouched: a linearised copy 
                  layer:str=None,    # A row name of `receptive_field`, or a module name (default: the output)
                 )->RFExtent:        # Extent of the input pixels with a non-zero gradient, per dim
     "Measure which input pixels reach one output unit, from the gradient of a linearised copy of `model`"
-    shape = _check_shape(input_shape)
+    shape = _check_shape(input_shape, 'empirical_rf')
     gm = linearise(model)
     if layer is not None: gm = _truncate(gm, _find(gm, gm.rf_nodes, layer))
     x = torch.ones((1,) + shape[1:], device=_device(gm), requires_grad=True)
@@ -544,7 +547,7 @@ def rf_bounds(model:nn.Module,   # The network
               layer:str=None,    # A row name of `receptive_field`, or a module name (default: the output)
              )->RFExtent:        # The unit's field clipped to the input, per dim
     "The input pixels one unit sees according to the recurrence, clipped to the input"
-    a = _analyse(model, input_shape)
+    a = _analyse(model, input_shape, 'rf_bounds')
     if layer is None:
         if a.final is None: raise ValueError('the model does not return one tensor: name a layer')
         node = a.final

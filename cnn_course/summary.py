@@ -8,7 +8,7 @@ import argparse, difflib, sys, warnings
 import pandas as pd
 import torch
 from torch import nn
-from .params import param_table
+from .params import param_table, _check_model
 from .arith import layer_shapes
 from .receptive import receptive_field
 
@@ -83,6 +83,7 @@ def cnn_summary(model:nn.Module,     # Any PyTorch model that `layer_shapes` and
                 count_bias:bool=False, # Count each bias add as a MAC too, as torchinfo does
                )->CNNSummary:        # One row per leaf layer call, in forward order, then a 'total' row
     "Output shape, parameters (with their formula), MACs and receptive field of every layer of `model`"
+    _check_model(model, 'cnn_summary')
     shapes = layer_shapes(model, input_shape, count_bias=count_bias)
     params = param_table(model)
     body = shapes[shapes.name != 'total'][['name', 'type', 'out_shape', 'macs']]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 import torch
 import torch.nn.functional as F
-from torch import nn
 import matplotlib.pyplot as plt
 from fastcore.meta import delegates
 with warnings.catch_warnings():
@@ -36,7 +35,8 @@ def train_simple_cnn(epochs:int=2,       # Epochs of `fit_one_cycle`
     "Train `simple_cnn()` with `fit_one_cycle(epochs, lr)` on MNIST 3s and 7s, seeded"
     if not (isinstance(epochs, int) and epochs > 0):
         raise ValueError(f'epochs must be a positive integer, got {epochs!r}')
-    if not lr > 0: raise ValueError(f'lr must be positive, got {lr!r}')
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f'lr must be a positive number, got {lr!r}')
     set_seed(seed, reproducible=True)
     dls = mnist_dls(bs=bs, tiny=tiny, device=device)
     learn = Learner(dls, simple_cnn(), loss_func=F.cross_entropy, metrics=accuracy)
@@ -84,8 +84,12 @@ def confusion_matrix(preds:torch.Tensor, # Scores or probabilities (N, C), or pr
     if preds.ndim == 2: n, preds = n or preds.shape[1], preds.argmax(1)
     if preds.shape != targs.shape:
         raise ValueError(f'preds and targs must match: {tuple(preds.shape)} vs {tuple(targs.shape)}')
+    if preds.numel() == 0: raise ValueError('confusion_matrix needs at least one prediction, got none')
     preds, targs = preds.long().cpu(), targs.long().cpu()
-    n = n or int(max(preds.max(), targs.max())) + 1
+    lo, hi = int(min(preds.min(), targs.min())), int(max(preds.max(), targs.max()))
+    if lo < 0: raise ValueError(f'classes must be 0 or more, got {lo}')
+    n = n or hi + 1
+    if hi >= n: raise ValueError(f'class {hi} seen, but n={n} classes means classes 0 to {n - 1}')
     return torch.bincount(targs * n + preds, minlength=n * n).view(n, n)
 
 # %% ../nbs/03_training.ipynb #8325915b

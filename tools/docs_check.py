@@ -15,7 +15,7 @@ of it). Nothing is downloaded: Playwright drives the Chromium found at $CHROMIUM
     python tools/docs_check.py                 # after `make site` or `make docs`
     python tools/docs_check.py --full-page     # whole-page screenshots
 """
-import argparse, functools, http.server, os, re, sys, threading, time, urllib.error, urllib.request
+import argparse, functools, http.server, os, sys, threading, time, urllib.error, urllib.request
 from pathlib import Path
 from urllib.parse import urldefrag, unquote
 

@@ -15,7 +15,7 @@ written, with a warning that their math is not typeset.
 
     python tools/preview.py          # nbs/ -> _proc/ -> _docs/
 """
-import argparse, html, json, os, re, shutil, subprocess, sys, tarfile, tempfile, time
+import argparse, html, os, re, shutil, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
 
 import jinja2, nbconvert, nbformat, yaml

@@ -12,7 +12,7 @@ latest-dependencies job use it as they find it.
     python tools/run_nbs.py                       # every notebook in nbs/, outputs saved in place
     python tools/run_nbs.py nbs/03_training.ipynb --flags cuda --require-gpu --out executed/
 """
-import argparse, configparser, datetime, json, os, platform, re, sys, time
+import argparse, configparser, datetime, json, os, platform, sys, time
 from pathlib import Path
 
 import nbformat

@@ -9,8 +9,8 @@ Run it with the project's virtual environment (`make test` does). Checks:
   readme      README.md matches nbs/index.ipynb (tools/readme.py --check; fix: make readme)
   lint        .github/ passes zizmor offline and the workflow schema checks (tools/lint.py; make lint)
   <notebook>  nbdev_test, one check per notebook
-  wheel       the sdist and wheel build; the wheel installs into a throwaway venv without nbdev
-              and every module of cnn_course imports there
+  wheel       the sdist builds and the wheel builds from it (so a file missing from the sdist fails);
+              the wheel installs into a throwaway venv without nbdev and every module of cnn_course imports there
 
     python tools/test.py                  # everything
     python tools/test.py --skip wheel     # leave out a slow check while iterating
@@ -72,9 +72,18 @@ def check_readme(): run(sys.executable, ROOT/'tools'/'readme.py', '--check', cap
 def check_lint(): run(sys.executable, ROOT/'tools'/'lint.py', capture=True)
 
 
+def notebooks():
+    """The notebooks nbdev_test runs: nbs/ and its subfolders (settings.ini has `recursive = True`), leaving out, as
+    nbdev's nbglob does, files and folders whose names start with '_' or '.', and folders holding a `.notest` file"""
+    nbs = ROOT/'nbs'
+    return sorted(p.relative_to(nbs).as_posix() for p in nbs.rglob('*.ipynb')
+                  if not any(s.startswith(('_', '.')) for s in p.relative_to(nbs).parts)
+                  and not (p.parent/'.notest').exists())
+
+
 def test_notebooks(results):
-    "Run nbdev_test; record one result per notebook"
-    nbs = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('_'))
+    "Run nbdev_test; record one result per notebook, and one more when it fails on none of them"
+    nbs = notebooks()
     start = time.perf_counter()
     # nbdev_test runs one notebook per core; with PyTorch's default of one thread per core as well, the
     # threads of two notebooks fight over the cores and a 3-second training can take minutes. One thread each.
@@ -87,20 +96,26 @@ def test_notebooks(results):
     failed = set()
     if r.returncode:
         m = re.search(r'Failed On The Following Notebooks:\n=+\n(.*)', out, re.S)
-        failed = set(re.findall(r'(\S+\.ipynb)', m.group(1))) if m else set(nbs)
+        failed = set(re.findall(r'(\S+\.ipynb)', m.group(1))) if m else {Path(nb).name for nb in nbs}
         sys.stdout.write(r.stderr)
     for nb in nbs:
-        ok = nb not in failed
-        t = f'{timing[nb]} s' if nb in timing else 'ran'
+        name = Path(nb).name  # nbdev_test names a notebook without its folder
+        ok = name not in failed
+        t = f'{timing[name]} s' if name in timing else 'ran'
         print(f'  {"ok  " if ok else "FAIL"} {nb} ({t})', flush=True)
         results.append((f'nbdev_test {nb}', ok))
+    if r.returncode and not failed & {Path(nb).name for nb in nbs}:
+        # it failed, but on no notebook of the list (or before running any): never let that read as a pass
+        print(f'  FAIL nbdev_test exited with {r.returncode}', flush=True)
+        results.append((f'nbdev_test (exit status {r.returncode})', False))
     print(f'  nbdev_test took {secs:.1f} s', flush=True)
 
 
 def check_wheel():
     dist = ROOT/'.build'/'dist'
     shutil.rmtree(dist, ignore_errors=True)
-    run(sys.executable, '-m', 'build', '--no-isolation', '--sdist', '--wheel', '--outdir', dist, capture=True)
+    # no --sdist/--wheel: build makes the sdist, then the wheel from the unpacked sdist, not from the source tree
+    run(sys.executable, '-m', 'build', '--no-isolation', '--outdir', dist, capture=True)
     wheels, sdists = list(dist.glob('*.whl')), list(dist.glob('*.tar.gz'))
     if len(wheels) != 1 or len(sdists) != 1: raise Failed(f'expected one wheel and one sdist in {dist}')
     print(f'  built {wheels[0].name} ({wheels[0].stat().st_size/1e3:.0f} kB) and {sdists[0].name}', flush=True)
@@ -124,7 +139,8 @@ def check_wheel():
         run(py, '-c', code, cwd=venv)
         for script in ['cnn_course']:
             exe = venv/'bin'/script
-            if exe.exists(): run(exe, '--help', capture=True)
+            if not exe.exists(): raise Failed(f'the wheel installed no `{script}` command (console_scripts in settings.ini)')
+            run(exe, '--help', capture=True)
     finally: shutil.rmtree(venv, ignore_errors=True)
 
 
