@@ -177,6 +177,11 @@ def summarise(runs, pipes, seeds):
     res = dict(pipelines=out)
     if 'A' in out and 'B' in out: res['ratio_A_over_B'] = out['A']['median_fit_s'] / out['B']['median_fit_s']
     if 'B' in out and 'C' in out: res['ratio_B_over_C'] = out['B']['median_fit_s'] / out['C']['median_fit_s']
+    for hi, lo in [('A', 'B'), ('B', 'C')]:  # the same comparison per (round, seed), the runs back to back
+        if hi in out and lo in out:
+            fit = {(r['round'], r['seed'], r['pipeline']): r['fit_s'] for r in runs}
+            pairs = sorted(fit[k[0], k[1], hi] / fit[k[0], k[1], lo] for k in fit if k[2] == hi and (k[0], k[1], lo) in fit)
+            res[f'paired_{hi}_over_{lo}'] = dict(median=med(pairs), min=pairs[0], max=pairs[-1], n=len(pairs))
     if 'B' in out:
         b, t = out['B'], TARGETS
         met = dict(fit_s=b['median_fit_s'] <= t['fit_s_max'], median_acc=b['median_acc'] >= t['median_acc_min'],
@@ -198,6 +203,9 @@ def table(res, seeds):
                      f"{r['min_acc']:>9.4f}  " + ' '.join(f'{a:.4f}' for a in r['acc_per_seed'].values()))
     if 'ratio_A_over_B' in res: lines.append(f"A/B (fastbook over ours): {res['ratio_A_over_B']:.2f}x")
     if 'ratio_B_over_C' in res: lines.append(f"B/C (ours over plain loop): {res['ratio_B_over_C']:.2f}x")
+    for k in ('paired_A_over_B', 'paired_B_over_C'):
+        if k in res: lines.append(f"{k[7]}/{k[-1]} run by run (same round and seed): median {res[k]['median']:.2f}x, "
+                                  f"from {res[k]['min']:.2f}x to {res[k]['max']:.2f}x over {res[k]['n']} pairs")
     if 'targets_met' in res: lines.append('targets met: ' + ', '.join(f'{k}={v}' for k, v in res['targets_met'].items()))
     return '\n'.join(lines)
 
