@@ -9,7 +9,7 @@
            on; the first one computes no gradient for its input), with its multiply-adds;
   sizes    a forward and backward call of 3x3 convolutions with more and more channels (batch 64, 28x28 input,
            stride 1), to see how much arithmetic a call must carry before the CPU runs near its full speed;
-  optim    fastai's `Adam` (the Learner's default) beside `torch.optim.AdamW` on simple_cnn's parameters.
+  optim    fastai's `Adam` (the Learner's default) beside pipeline C's `torch.optim.AdamW` on simple_cnn's parameters.
 
 A backward call computes the weights' gradient and, except in the first layer, the input's: each costs as many
 multiply-adds as the forward call, so a forward and backward pair counts 3x the forward's (2x in the first layer:
@@ -20,15 +20,14 @@ flagged noisy when the load average at the start is over half the number of core
     python bench/step_cost.py --quick      # channels up to 16, a check that it works (writes no JSON)
     python bench/step_cost.py --out ''     # prints only
 """
-import argparse, json, os, statistics, sys, time, warnings
-from datetime import datetime, timezone
+import argparse, os, statistics, sys, time, warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
 
 import torch, torch.nn.functional as F
-from train_speed import machine, plain_data, plain_optimiser, set_one_cycle, BS
+from train_speed import machine, plain_data, plain_optimiser, set_one_cycle, busy_at_start, header, save, BS
 from cnn_course.models import simple_cnn
 with warnings.catch_warnings():
     warnings.filterwarnings('ignore', category=FutureWarning)
@@ -132,15 +131,14 @@ def main(argv=None):
     info = machine()
     xt, yt, _, _ = plain_data()
     res = dict(description='one training step of simple_cnn (batch 64) taken apart; seconds are medians',
-               date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
-               command=' '.join(['python', 'bench/step_cost.py'] + (argv if argv is not None else sys.argv[1:])),
+               **header('step_cost.py', argv),
                machine=info, bs=BS)
     res['phases_s'], res['step_s'] = step_phases((xt, yt))
     res['layers'] = layer_costs()
     res['sizes'] = size_costs((4, 8, 16) if args.quick else (4, 8, 16, 32, 64, 128))
     res['optimiser'] = optimiser_costs()
     info['load_avg_after'] = list(os.getloadavg())
-    res['noisy'] = info['load_avg_before'][0] > 0.5 * (os.cpu_count() or 1)
+    res['noisy'] = busy_at_start(info)
 
     ph = res['phases_s']
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads)")
@@ -159,9 +157,7 @@ def main(argv=None):
           f"torch AdamW {op['torch_adamw_s']*1e6:.0f} us; one small in-place elementwise op {op['elementwise_op_s']*1e6:.1f} us")
     if res['noisy']: print(f"WARNING: load average {info['load_avg_before'][0]:.2f} at the start on {os.cpu_count()} cores: "
                            'rerun on a quiet machine before recording')
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1) + '\n')
-        print(f'written to {args.out}')
+    save(res, args.out)
     return res
 
 

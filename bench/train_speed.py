@@ -159,6 +159,24 @@ def machine():
 def med(xs): return statistics.median(xs)
 
 
+def busy_at_start(info):
+    "Whether the machine was already busy when the benchmark started: load average over half the cores"
+    return info['load_avg_before'][0] > 0.5 * (os.cpu_count() or 1)
+
+
+def header(script, argv):
+    "When and how a record was made: its date and the command line that made it"
+    return dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+                command=' '.join(['python', f'bench/{script}'] + (sys.argv[1:] if argv is None else list(argv))))
+
+
+def save(res, out):
+    "Write the record `res` as JSON to `out` (nothing when `out` is empty)"
+    if not out: return
+    Path(out).write_text(json.dumps(res, indent=1) + '\n')
+    print(f'written to {out}')
+
+
 def summarise(runs, pipes, seeds):
     "Per-pipeline medians and per-seed accuracies, the two ratios and which targets are met"
     out = {}
@@ -253,20 +271,17 @@ def main(argv=None):
     info['load_avg_after'] = list(os.getloadavg())
     res = dict(description='fit_one_cycle(2, 0.01) of simple_cnn on MNIST_SAMPLE (12,396 train / 2,038 valid '
                            'images), batch size 64, fit time only',
-               date=datetime.now(timezone.utc).isoformat(timespec='seconds'),
-               command=' '.join(['python', 'bench/train_speed.py'] + (argv or sys.argv[1:])),
+               **header('train_speed.py', argv),
                machine=info, rounds=args.rounds, seeds=args.seeds, epochs=EPOCHS, lr=LR, bs=BS,
                channels_last=args.channels_last,
                fastbook_num_workers=loaders['A'].train.fake_l.num_workers if loaders['A'] else None, **res, runs=runs)
     noisy = [p for p, r in res['pipelines'].items() if r['max_fit_s'] > 1.3 * r['min_fit_s']]
-    res['noisy'] = bool(noisy) or info['load_avg_before'][0] > 0.5 * (os.cpu_count() or 1)
+    res['noisy'] = bool(noisy) or busy_at_start(info)
     print(); print(table(res, args.seeds))
     if res['noisy']: print(f"WARNING: noisy timings (runs spread by more than 30% for {', '.join(noisy) or 'none'}; "
                            f"load average {info['load_avg_before'][0]:.2f} at the start): "
                            'rerun on a quiet machine before recording them')
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1) + '\n')
-        print(f'written to {args.out}')
+    save(res, args.out)
     return res
 
 

@@ -23,11 +23,13 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 from pygments.formatters import HtmlFormatter
 
+from colab import BADGE  # the Colab badge image the notebooks link to (this folder is on sys.path)
+from readme import page  # nbdev's page name of a notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 NBS, PROC, DOCS = ROOT/'nbs', ROOT/'_proc', ROOT/'_docs'
 MATHJAX = '3.2.2'
 MATHJAX_FILE = 'tex-svg-full.js'  # one file, fonts and every TeX extension included: nothing loaded later
-BADGE = 'https://colab.research.google.com/assets/colab-badge.svg'
 BADGE_SVG = '''<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" role="img" aria-label="Open in Colab">
 <rect width="117" height="20" rx="3" fill="#555"/><rect x="22" width="95" height="20" rx="3" fill="#f9ab00"/>
 <rect x="22" width="6" height="20" fill="#f9ab00"/><circle cx="8" cy="10" r="4" fill="none" stroke="#f9ab00" stroke-width="2.5"/>
@@ -102,7 +104,7 @@ def inline_md(s):
 
 def page_name(nb_name, fm=None):
     if nb_name == 'index.ipynb': return 'index.html'
-    return (fm or {}).get('output-file') or re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb_name).stem.lower()) + '.html'
+    return (fm or {}).get('output-file') or page(nb_name)
 
 
 def localise(body, pages, site_url):

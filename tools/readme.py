@@ -13,22 +13,18 @@ are left out.
     python tools/readme.py            # write README.md (and README_files/)
     python tools/readme.py --check    # exit 1 if README.md or its figures are stale
 """
-import argparse, configparser, re, sys
+import argparse, re, sys
 from pathlib import Path
 
 import nbformat
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
+from run_nbs import settings # the `[DEFAULT]` section of settings.ini (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 'README_files'
 HIDE = {'hide', 'export', 'exporti', 'default_exp'}
-
-
-def settings():
-    cfg = configparser.ConfigParser(delimiters=['='])
-    cfg.read(ROOT/'settings.ini', encoding='utf-8')
-    return cfg['DEFAULT']
 
 
 def directives(src):
@@ -55,10 +51,14 @@ def process(nb):
     return nb
 
 
+def page(nb_name):
+    "The page nbdev makes of notebook `nb_name`: its name without the number prefix (`00_data.ipynb` -> `data.html`)"
+    return re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb_name).stem.lower()) + '.html'
+
+
 def page_url(cfg, nb_name):
-    "Where nbdev publishes the page of notebook `nb_name` (it drops the number prefix)"
-    page = re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb_name).stem.lower()) + '.html'
-    return f"{cfg['doc_host']}{cfg['doc_baseurl']}/{page}"
+    "Where nbdev publishes the page of notebook `nb_name`"
+    return f"{cfg['doc_host']}{cfg['doc_baseurl']}/{page(nb_name)}"
 
 
 def files_url(cfg):

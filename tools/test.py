@@ -137,10 +137,9 @@ def check_wheel():
                 'print(f"  imported cnn_course {cnn_course.__version__} and", len(%r), "modules:", ", ".join(%r))\n'
                 % (mods, mods))
         run(py, '-c', code, cwd=venv)
-        for script in ['cnn_course']:
-            exe = venv/'bin'/script
-            if not exe.exists(): raise Failed(f'the wheel installed no `{script}` command (console_scripts in settings.ini)')
-            run(exe, '--help', capture=True)
+        exe = venv/'bin'/'cnn_course'
+        if not exe.exists(): raise Failed('the wheel installed no `cnn_course` command (console_scripts in settings.ini)')
+        run(exe, '--help', capture=True)
     finally: shutil.rmtree(venv, ignore_errors=True)
 
 
