@@ -20,8 +20,8 @@ SEED_DATA := 1
 endif
 endif
 
-.PHONY: help venv data export clean test docs site lab bench bench-steps bench-summary
-.PHONY: colab readme docs-check
+.PHONY: help venv data export clean test docs outputs site lab bench bench-steps bench-summary
+.PHONY: colab readme docs-check colab-sim fonts
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,31 +52,44 @@ export: $(STAMP) ## Export the notebooks to cnn_course/
 clean: $(STAMP) ## Clean the notebooks' metadata (keeps outputs)
 	$(BIN)/nbdev_clean
 
-test: $(STAMP) data ## Check export, clean state, Colab cells, README, workflow lint; test every notebook; build sdist and wheel, install the wheel
+test: $(STAMP) data ## Check export, clean state, generated cells, pages, budgets, lint; test every notebook; the wheel; a quick simulated Colab run
 	$(BIN)/python tools/test.py
 
-docs: $(STAMP) data ## Execute every notebook (outputs saved), then render the site into _docs/
+docs: $(STAMP) data ## Execute every notebook into .build/executed/ and render the site from there into _docs/ (nothing tracked changes)
 	@t=$$(date +%s); $(BIN)/nbdev_export; echo "==> export ($$(( $$(date +%s) - t )) s)"
-	@t=$$(date +%s); $(BIN)/python tools/run_nbs.py --timings nbs/timings.json; \
-	  $(BIN)/python tools/colab.py; \
-	  $(BIN)/nbdev_clean; echo "==> notebooks executed and cleaned ($$(( $$(date +%s) - t )) s)"
-	@$(MAKE) --no-print-directory site
+	@t=$$(date +%s); $(BIN)/python tools/run_nbs.py; echo "==> notebooks executed into .build/executed/ ($$(( $$(date +%s) - t )) s)"
+	@$(MAKE) --no-print-directory site SITE_NBS=.build/executed
 
-site: $(STAMP) ## Render the site into _docs/ from the notebooks as they are (Quarto, else an offline preview)
+outputs: $(STAMP) data ## Maintainers: execute every notebook and save its outputs and run time into nbs/ (then commit them)
+	$(BIN)/nbdev_export
+	$(BIN)/python tools/run_nbs.py --in-place
+	$(BIN)/python tools/colab.py
+	$(BIN)/nbdev_clean
+	$(BIN)/python tools/readme.py
+
+SITE_NBS ?= nbs
+site: $(STAMP) ## Render the site into _docs/ from the notebooks as they are in nbs/ (Quarto, else an offline preview)
 	@t=$$(date +%s); \
 	if command -v quarto >/dev/null; then \
 	  echo "==> renderer: Quarto $$(quarto --version) (nbdev_docs)"; \
-	  touch README.md; $(BIN)/nbdev_docs; \
+	  touch README.md; $(BIN)/nbdev_docs --path $(SITE_NBS); \
 	else \
-	  $(BIN)/python tools/preview.py; \
-	fi; $(BIN)/python tools/readme.py; echo "==> site rendered into _docs/ ($$(( $$(date +%s) - t )) s)"
-# (README.md comes from tools/readme.py in both cases; touching it first stops nbdev_docs rewriting it with Quarto.)
+	  $(BIN)/python tools/preview.py --nbs $(SITE_NBS); \
+	fi; echo "==> site rendered from $(SITE_NBS)/ into _docs/ ($$(( $$(date +%s) - t )) s)"
+# (README.md is written by tools/readme.py from nbs/index.ipynb as committed (`make readme`); touching it first stops
+# nbdev_docs rewriting it with Quarto.)
 
 docs-check: $(STAMP) ## Open every page of _docs/ in headless Chromium: errors, images, math, links, screenshots
 	$(BIN)/python tools/docs_check.py
 
 colab: $(STAMP) ## Regenerate the Colab badges, install cells and lesson list from settings.ini
 	$(BIN)/python tools/colab.py
+
+colab-sim: $(STAMP) data ## Every lesson as on Colab: alone, outside the repo, in an env with only torch and torchvision, its own install cell run
+	$(BIN)/python tools/colab_sim.py
+
+fonts: $(STAMP) ## Remake the site's Korean web font (nbs/fonts/) from the Hangul the notebooks use
+	$(BIN)/python tools/fonts.py
 
 readme: $(STAMP) ## Write README.md from nbs/index.ipynb (no Quarto needed)
 	$(BIN)/python tools/readme.py

@@ -70,14 +70,16 @@ def fmt_secs(s):
 
 
 def run_times(nb, timings):
-    "Markdown line: how long `nb` took on the CPU and, when recorded, on a GPU"
-    def where(kind, device):
-        inner = re.sub(r'^CPU [(](.*)[)]$', r'\1', device)  # run_nbs writes 'CPU (x86_64, 2 cores)'
-        return f'a {kind.upper()} ({inner})'
-    parts = [f"**{fmt_secs(t['seconds'])}** on {where(kind, t['device'])}"
-             for kind in ('cpu', 'gpu') if (t := timings.get(kind, {}).get(nb))]
-    if not parts: return '*Last run, top to bottom:* not measured yet (`make docs` measures it).'
-    return '*Last run, top to bottom:* ' + ' · '.join(parts)
+    """Markdown line: how long `nb` took to run on the maintainers' machines, as nbs/timings.json records it (written
+    by `make outputs`, and by the GPU run); a GPU time older than the CPU one describes an older notebook and is left out"""
+    def where(t):
+        m = re.match(r'^CPU [(](.*), (\d+) cores[)]$', t['device'])  # run_nbs writes 'CPU (x86_64, 2 cores)'
+        return f"a {m.group(2)}-core {m.group(1).replace('_', '-')} CPU" if m else f"an {t['device']}"
+    cpu, gpu = (timings.get(kind, {}).get(nb) for kind in ('cpu', 'gpu'))
+    parts = [f"**{fmt_secs(t['seconds'])}** on {where(t)} ({t['date']})"
+             for t in (cpu, gpu) if t and not (t is gpu and cpu and t['date'] < cpu['date'])]
+    if not parts: return '*Time to run, top to bottom:* not recorded yet (`make outputs` records it).'
+    return "*Time to run, top to bottom, on the course's test machines:* " + ' · '.join(parts)
 
 
 def header_cell(cfg, nb, timings):
@@ -91,11 +93,13 @@ def setup_cell(cfg):
 # colab-setup: {MARK} from settings.ini; do not edit, run `make colab`
 # On Google Colab this installs the course's package with what the lessons use besides it (its `lessons`
 # extra: nbdev for the documentation cells, torchinfo for the cross-checks); anywhere else it does nothing.
-# Pinning the torch and torchvision that Colab already has stops pip from replacing them.
+# It pins the torch and torchvision that Colab already has, as installed (`2.14.1`, not `torch.__version__`'s
+# `2.14.1+cu130`, which no package index has), so that pip keeps them.
 import sys
 if 'google.colab' in sys.modules:
-    import subprocess, torch, torchvision
-    pins = [f'torch=={{torch.__version__}}', f'torchvision=={{torchvision.__version__}}']
+    import subprocess
+    from importlib.metadata import version
+    pins = [f'torch=={{version("torch")}}', f'torchvision=={{version("torchvision")}}']
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', *pins,
                     '{pip_target(cfg, 'lessons')}'], check=True)"""
 

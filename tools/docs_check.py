@@ -8,6 +8,11 @@ It serves _docs/ on 127.0.0.1 (a free port), opens every page and checks that
   - every image has loaded (`naturalWidth > 0`);
   - its math is typeset: no raw TeX (`$$`, `\\(`, `\\[`, `$...$`) is left outside code, and MathJax
     reported no TeX error;
+  - no table is left as raw markdown (`| a | b |` rows or a `|---|` rule outside code);
+  - no Korean text is drawn as empty boxes ("tofu"): each Hangul character is drawn, in the font the page gives it,
+    and compared with the box the same font draws for a character that exists in no font; and the site's own
+    Korean web font (nbs/fonts/, named in styles.css) is the one that loaded;
+  - its text shows no path of the machine that built it (tools/pages.py's rule);
   - every internal link resolves: the page answers 200 and the `#anchor`, if any, exists on it.
 It saves a screenshot of each page under .build/screenshots/ (top of the page; `--full-page` for all
 of it). Nothing is downloaded: Playwright drives the Chromium found at $CHROMIUM or /usr/bin/chromium.
@@ -35,14 +40,41 @@ PROBE = r"""async () => {
   const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {acceptNode: n => {
     for (let e = n.parentElement; e; e = e.parentElement) if (skip.has(e.tagName)) return NodeFilter.FILTER_REJECT;
     return NodeFilter.FILTER_ACCEPT; }});
-  const tex = /\$\$|\\\(|\\\[|\$[^$\s][^$]*?[\\^_{}][^$]*?\$/;
-  for (let n; (n = walk.nextNode()); ) if (tex.test(n.textContent)) raw.push(n.textContent.trim().slice(0, 80));
+  const tex = /\$\$|\\\(|\\\[|\$[^$\s]([^$]*[^$\s])?\$/;
+  const table = /(^|\n)\s*\|.*\|\s*($|\n)|\|\s*:?-{3,}/;
+  const hangul = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]/g;
+  const rawTables = [], korean = new Map();
+  for (let n; (n = walk.nextNode()); ) {
+    const t = n.textContent;
+    if (tex.test(t)) raw.push(t.trim().slice(0, 80));
+    if (table.test(t)) rawTables.push(t.trim().slice(0, 80));
+    const ko = t.match(hangul);
+    if (ko) {
+      const cs = getComputedStyle(n.parentElement);
+      const font = `${cs.fontStyle} ${cs.fontWeight} 40px ${cs.fontFamily}`;
+      korean.set(font, (korean.get(font) || '') + ko.join(''));
+    }
+  }
+  // tofu: a character drawn exactly like the box of a code point that no font has (U+0378 is unassigned)
+  await document.fonts.ready;
+  const canvas = document.createElement('canvas'); canvas.width = canvas.height = 64;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const draw = (font, ch) => { ctx.clearRect(0, 0, 64, 64); ctx.font = font; ctx.fillStyle = '#000';
+                               ctx.fillText(ch, 8, 48); return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(','); };
+  const tofu = [];
+  for (const [font, text] of korean) {
+    try { await document.fonts.load(font, text); } catch (e) { }  // a missing font file: its face reports "error"
+    const box = draw(font, '\u0378'), blank = (ctx.clearRect(0, 0, 64, 64), Array.from(ctx.getImageData(0, 0, 64, 64).data).join(','));
+    for (const ch of new Set(text)) { const g = draw(font, ch); if (g === box || g === blank) tofu.push(ch); }
+  }
+  const webfont = Array.from(document.fonts).filter(f => f.family.replace(/"/g, '') === 'Course Korean').map(f => f.status);
   return {
     images: imgs.length,
     broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => (i.getAttribute('src') || '').slice(0, 80)),
     math: document.querySelectorAll('mjx-container').length,
     texErrors: Array.from(document.querySelectorAll('mjx-merror, [data-mml-node="merror"]')).map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
-    raw,
+    raw, rawTables, tofu: Array.from(new Set(tofu)).join(''), korean: korean.size, webfont,
+    text: document.body.innerText,
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     ids: Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name')),
   };
@@ -80,6 +112,8 @@ def main(argv=None):
         sys.exit(f'docs-check: no Chromium at {CHROMIUM}: install Debian\'s package (`sudo apt-get install chromium`) '
                  'or set CHROMIUM to a Chromium binary; Playwright\'s own browser downloads are not used')
     from playwright.sync_api import sync_playwright
+    from pages import leaks_in, machine_paths
+    paths = machine_paths()
     pages = sorted(p.relative_to(docs).as_posix() for p in docs.rglob('*.html') if 'site_libs' not in p.parts)
     pages.sort(key=lambda s: s != 'index.html')
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -110,12 +144,18 @@ def main(argv=None):
             errs += [f'image did not load: {s}' for s in info['broken']]
             errs += [f'TeX error: {s}' for s in info['texErrors']]
             errs += [f'math left untypeset: {s!r}' for s in info['raw']]
+            errs += [f'table left as raw markdown: {s!r}' for s in info['rawTables']]
+            if info['tofu']: errs.append(f'Korean drawn as empty boxes (no font has these glyphs here): {info["tofu"]}')
+            if info['korean'] and 'loaded' not in info['webfont']:
+                errs.append(f'Korean text, but the site\'s web font "Course Korean" did not load ({info["webfont"] or "not declared"})')
+            errs += [f'shows a path of the machine that built it: {p}' for p in sorted(set(leaks_in(info['text'], paths)))]
             seen[cur] = set(info['ids'])
             links += [(cur, l) for l in info['links']]
             shot = SHOTS/(cur.replace('/', '_')[:-5] + '.png')
             page.screenshot(path=str(shot), full_page=a.full_page)
             n_int = sum(l.startswith(base) for l in info['links'])
-            stats[cur] = f'{info["images"]:>3} images, {info["math"]:>3} math, {n_int:>3} internal links; {shot.relative_to(ROOT)}'
+            stats[cur] = (f'{info["images"]:>3} images, {info["math"]:>3} math, {n_int:>3} internal links'
+                          + (f', Korean in {"/".join(info["webfont"])} web font' if info['korean'] else '') + f'; {shot.relative_to(ROOT)}')
             page.close()
         browser.close()
     for cur, url in links:  # internal links, checked once every page's anchors are known

@@ -13,7 +13,8 @@ MathJax comes from npm's `mathjax` package (version MATHJAX below): the first ru
 `npm pack` into .build/mathjax/ and later runs use that copy offline. Without npm the pages are still
 written, with a warning that their math is not typeset.
 
-    python tools/preview.py          # nbs/ -> _proc/ -> _docs/
+    python tools/preview.py                       # nbs/ -> _proc/ -> _docs/
+    python tools/preview.py --nbs .build/executed   # the notebooks as `make docs` just executed them
 """
 import argparse, html, os, re, shutil, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
@@ -24,7 +25,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 from pygments.formatters import HtmlFormatter
 
 from colab import BADGE  # the Colab badge image the notebooks link to (this folder is on sys.path)
-from readme import page  # nbdev's page name of a notebook
+from readme import page, split_directives  # nbdev's page name of a notebook; a cell's directives, as nbdev reads them
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS, PROC, DOCS = ROOT/'nbs', ROOT/'_proc', ROOT/'_docs'
@@ -41,32 +42,29 @@ BADGE_SVG = '''<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" r
 def log(msg): print(msg, flush=True)
 
 
-def process_notebooks(workers):
-    "nbs/ -> _proc/ with nbdev's own processors; what nbdev_proc_nbs does, minus installing Quarto"
+def process_notebooks(nbs):
+    "`nbs` -> _proc/ with nbdev's own processors; what nbdev_docs does before it calls Quarto"
     from nbdev.quarto import refresh_quarto_yml
     from nbdev.serve import proc_nbs
     refresh_quarto_yml()  # writes nbs/nbdev.yml from settings.ini, as nbdev_docs does
-    proc_nbs(n_workers=workers)
+    proc_nbs(nbs, n_workers=min(4, os.cpu_count() or 1), force=True)  # force: _proc/ may hold another folder's notebooks
 
 
-def sidebar_pages():
-    "[(section or None, notebook name)] in the order of nbs/sidebar.yml"
+def sidebar_pages(nbs):
+    "[(section or None, notebook name)] in the order of the sidebar.yml in `nbs`"
     def walk(items, section=None):
         for it in items:
             if isinstance(it, str): yield section, it
             elif 'contents' in it: yield from walk(it['contents'], it.get('section', section))
             elif 'href' in it: yield section, it['href']
-    side = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']
+    side = yaml.safe_load((nbs/'sidebar.yml').read_text())['website']['sidebar']
     return list(walk(side['contents'] if isinstance(side, dict) else side[0]['contents']))
 
 
 def cell_options(src):
     "Quarto `#| key: value` options of a code cell, and its source without them"
-    lines, opts = src.splitlines(), {}
-    while lines and lines[0].lstrip().startswith('#|'):
-        k, _, v = lines.pop(0).lstrip()[2:].partition(':')
-        opts[k.strip()] = v.strip().strip('"').lower()
-    return opts, '\n'.join(lines)
+    d, rest = split_directives(src)
+    return {k.rstrip(':'): ' '.join(v).strip('"').lower() for k, v in d.items()}, rest
 
 
 def pandoc_links(md):
@@ -147,23 +145,24 @@ def get_mathjax():
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1), help='processes for nbdev')
+    p.add_argument('--nbs', type=Path, default=NBS, help='folder of the notebooks to render (default nbs/)')
     a = p.parse_args(argv)
+    nbs = a.nbs.resolve()
     t0 = time.perf_counter()
     log(f'==> rendering an offline preview with nbconvert {nbconvert.__version__} (Quarto is not installed; '
         'the published site is rendered by Quarto)')
-    try: process_notebooks(a.workers)
+    try: process_notebooks(nbs)
     except Exception as e:  # nbdev reports a failing cell with its source; the traceback adds nothing
         msg = '\n'.join(str(e).splitlines()[:15])
         log(f'preview: nbdev could not process the notebooks for the docs (nbdev_docs fails the same way):\n{msg}\n'
             '  nbdev runs every cell that contains an import while it builds the docs, without the cells before '
             'it; keep imports in their own cells (nbdev FAQ: "Found cells containing imports and other code").')
         return 1
-    log(f'    nbdev processed the notebooks into _proc/ ({time.perf_counter() - t0:.0f} s)')
+    log(f'    nbdev processed the notebooks of {nbs.relative_to(ROOT) if nbs.is_relative_to(ROOT) else nbs}/ into _proc/ ({time.perf_counter() - t0:.0f} s)')
 
     site = yaml.safe_load((NBS/'nbdev.yml').read_text())['website']
-    entries = [(s, nb) for s, nb in sidebar_pages() if (PROC/nb).exists()]
-    missing = [nb for _, nb in sidebar_pages() if not (PROC/nb).exists()]
+    entries = [(s, nb) for s, nb in sidebar_pages(nbs) if (PROC/nb).exists()]
+    missing = [nb for _, nb in sidebar_pages(nbs) if not (PROC/nb).exists()]
     if missing: log(f'    not in nbs/ yet, left out of the sidebar: {", ".join(missing)}')
     extra = sorted(p.name for p in PROC.glob('*.ipynb') if p.name not in {nb for _, nb in entries})
     if extra: log(f'    WARNING: not in nbs/sidebar.yml, so not rendered: {", ".join(extra)}')
@@ -174,7 +173,8 @@ def main(argv=None):
 
     shutil.rmtree(DOCS, ignore_errors=True)
     DOCS.mkdir()
-    shutil.copy(NBS/'styles.css', DOCS/'styles.css')
+    shutil.copy(nbs/'styles.css', DOCS/'styles.css')
+    if (nbs/'fonts').is_dir(): shutil.copytree(nbs/'fonts', DOCS/'fonts')  # the Korean web font styles.css names
     (DOCS/'pygments.css').write_text(HtmlFormatter(style='default').get_style_defs('.highlight'))
     (DOCS/'colab-badge.svg').write_text(BADGE_SVG)
     if mathjax: (DOCS/'mathjax').mkdir(); shutil.copy(mathjax, DOCS/'mathjax'/MATHJAX_FILE)

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbconvert import MarkdownExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
+from fastcore.basics import AttrDict
+from nbdev.process import extract_directives
 
 from run_nbs import settings # the `[DEFAULT]` section of settings.ini (this folder is on sys.path)
 
@@ -27,13 +29,18 @@ FILES = 'README_files'
 HIDE = {'hide', 'export', 'exporti', 'default_exp'}
 
 
+def split_directives(src):
+    "A cell's leading `#|` directives as nbdev reads them ({'hide': [], 'echo:': ['false']}), and the rest of its source"
+    d = extract_directives(AttrDict(source=src), remove=False)
+    lines = src.splitlines()
+    while lines and lines[0].strip().startswith('#|'): lines.pop(0)
+    return d, '\n'.join(lines)
+
+
 def directives(src):
-    "The cell's leading `#|` directives as {name: value} (`echo: false` -> {'echo': 'false'}), and the rest"
-    lines, out = src.splitlines(), {}
-    while lines and lines[0].strip().startswith('#|'):
-        words = lines.pop(0).strip()[2:].strip().split(None, 1)
-        if words: out[words[0].rstrip(':')] = (words[1] if len(words) > 1 else '').strip().lower()
-    return out, '\n'.join(lines)
+    "The cell's directives as {name: value} (`#| echo: false` -> {'echo': 'false'}), and the rest of its source"
+    d, rest = split_directives(src)
+    return {k.rstrip(':'): ' '.join(v).strip().lower() for k, v in d.items()}, rest
 
 
 def process(nb):

@@ -1,25 +1,30 @@
 #!/usr/bin/env python
-"""Execute the course notebooks in a fresh kernel each, saving their outputs.
+"""Execute the course notebooks, each in a fresh kernel, top to bottom, as a learner runs them.
 
-It honours the same cell flags as `nbdev_test` (settings.ini `tst_flags`): a code cell whose
-`#|` directives name a flag is skipped unless that flag is switched on with `--flags`.
-`#| cuda` is switched on by itself when a CUDA device is visible; `--require-gpu` turns a
-missing device into an error instead. `#| eval: false` cells never run.
+It honours the same cell flags as `nbdev_test` (settings.ini `tst_flags`): a code cell whose `#|` directives
+name a flag is skipped unless that flag is switched on with `--flags`. `#| cuda` is switched on by itself when a
+CUDA device is visible; `--require-gpu` turns a missing device into an error instead. `#| eval: false` cells
+never run. Each kernel starts in nbs/, so a notebook finds `../bench` as it does in JupyterLab.
 
-Only nbformat, nbclient and ipykernel are needed (no nbdev), so the GPU workflow and the
-latest-dependencies job use it as they find it.
+By default the executed notebooks go to .build/executed/ (a copy of nbs/ with fresh outputs, which `make docs`
+renders the site from) and nothing under nbs/ changes. Only `--in-place` (the maintainers' `make outputs`)
+writes the outputs, and the run times to nbs/timings.json, back into nbs/.
 
-    python tools/run_nbs.py                       # every notebook in nbs/, outputs saved in place
-    python tools/run_nbs.py nbs/03_training.ipynb --flags cuda --require-gpu --out executed/
+    python tools/run_nbs.py                             # every notebook -> .build/executed/
+    python tools/run_nbs.py nbs/03_training.ipynb --flags cuda --require-gpu --out .build/gpu
+    python tools/run_nbs.py --in-place                  # maintainers: save outputs and timings into nbs/
 """
-import argparse, configparser, datetime, json, os, platform, sys, time
+import argparse, configparser, datetime, json, os, platform, shutil, sys, time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from fastcore.basics import AttrDict
+from nbdev.process import extract_directives
 
 ROOT = Path(__file__).resolve().parents[1]
+NBS, EXECUTED = ROOT/'nbs', ROOT/'.build'/'executed'
 
 
 def settings():
@@ -29,22 +34,21 @@ def settings():
     return cfg['DEFAULT']
 
 
-def directives(src):
-    "Directive names of a cell's leading `#|` lines, e.g. {'export', 'cuda'}, and `eval:` values"
-    out = {}
-    for line in src.splitlines():
-        s = line.strip()
-        if not s: continue
-        if not s.startswith('#|'): break
-        words = s[2:].split()
-        if words: out[words[0]] = words[1:]
-    return out
+def notebooks(folder=NBS):
+    "The notebooks nbdev works on, in order: nbs/ and its subfolders, as nbdev's own `nbglob` finds them"
+    from nbdev.doclinks import nbglob
+    return sorted(nbglob(folder, as_path=True))
+
+
+def directives(cell):
+    "A code cell's `#|` directives as nbdev reads them, e.g. {'hide': [], 'eval:': ['false'], 'cuda': []}"
+    return extract_directives(AttrDict(source=cell.source), remove=False) if cell.cell_type == 'code' else {}
 
 
 def skip_cell(cell, flags):
     "Should the runner skip this cell, given the flags that are switched off?"
     if cell.cell_type != 'code': return True
-    d = directives(cell.source)
+    d = directives(cell)
     if [v.lower() for v in d.get('eval:', [])] == ['false']: return True
     return bool(flags & d.keys())
 
@@ -56,16 +60,19 @@ def cuda_info():
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-def run_notebook(path, skip_flags, timeout=600, kernel='python3'):
-    "Execute `path` top to bottom in a fresh kernel; return the executed notebook and seconds taken"
+def run_notebook(path, skip=skip_cell, flags=frozenset(), timeout=600, kernel='python3', cwd=None, edit=None):
+    """Execute `path` top to bottom in a fresh kernel started in `cwd` (default: the notebook's folder); cells for
+    which `skip(cell, flags)` is true are left out, and `edit(cell)` may rewrite a cell first. Returns the executed
+    notebook and the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, allow_errors=False,
                             extra_arguments=['--IPKernelApp.log_level=ERROR'], # not the kernel's notes on its transport
-                            resources={'metadata': {'path': str(Path(path).parent)}})
+                            resources={'metadata': {'path': str(cwd or Path(path).parent)}})
     start = time.perf_counter()
     with client.setup_kernel():
         for i, cell in enumerate(nb.cells):
-            if skip_cell(cell, skip_flags):
+            if edit: edit(cell)
+            if skip(cell, flags):
                 if cell.cell_type == 'code': cell.outputs, cell.execution_count = [], None
                 continue
             try: client.execute_cell(cell, i)
@@ -86,15 +93,20 @@ def merge_timings(fname, kind, device, results):
     fname.write_text(json.dumps(data, indent=2, sort_keys=True) + '\n')
 
 
+def copy_site_files(out):
+    "Copy nbs/ without its notebooks into `out` (the site's configuration, styles and fonts), so it renders from there"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(NBS, out, ignore=shutil.ignore_patterns('*.ipynb', '.ipynb_checkpoints', '.quarto'))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('notebooks', nargs='*', help='notebooks to run (default: every nbs/*.ipynb)')
+    p.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/)')
     p.add_argument('--flags', default='', help='space-separated test flags to switch on (e.g. "cuda")')
     p.add_argument('--require-gpu', action='store_true', help='fail unless a CUDA device is visible')
-    p.add_argument('--out', help='folder for the executed notebooks (default: overwrite them in place)')
-    p.add_argument('--timings', help='JSON file to record each notebook\'s wall time in')
-    p.add_argument('--timeout', type=int, default=600, help='seconds allowed per cell (default 600)')
-    p.add_argument('--kernel', default='python3', help='Jupyter kernel name (default python3)')
+    p.add_argument('--out', type=Path, default=EXECUTED, help='folder for the executed notebooks (default .build/executed)')
+    p.add_argument('--in-place', action='store_true', help='maintainers: write outputs into nbs/ and times into nbs/timings.json')
+    p.add_argument('--timings', type=Path, help="JSON file for each notebook's wall time (default: timings.json in the output folder)")
     a = p.parse_args(argv)
 
     gpu = cuda_info()
@@ -102,25 +114,28 @@ def main(argv=None):
         sys.exit('run_nbs: no CUDA device is visible (torch.cuda.is_available() is False); '
                  'this run needs a GPU and will not fall back to the CPU.')
     forced = set(a.flags.split()) | ({'cuda'} if gpu else set())
-    skip_flags = set(settings().get('tst_flags', '').split()) - forced
+    flags = set(settings().get('tst_flags', '').split()) - forced
     device = gpu or f'CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)'
-    nbs = [Path(o) for o in a.notebooks] or sorted(p for p in (ROOT/'nbs').glob('*.ipynb')
-                                                       if not p.name.startswith('_'))
-    print(f'run_nbs: {len(nbs)} notebook(s) on {device}; skipping cells flagged {sorted(skip_flags) or "nothing"}',
-          flush=True)
+    nbs = [Path(o).resolve() for o in a.notebooks] or notebooks()
+    out = NBS if a.in_place else a.out.resolve()
+    if not a.in_place and out.is_relative_to(NBS): sys.exit('run_nbs: --out must be outside nbs/; use --in-place to save there')
+    if not a.in_place and not a.notebooks: copy_site_files(out)
+    timings = a.timings or out/'timings.json'
+    print(f'run_nbs: {len(nbs)} notebook(s) on {device}; skipping cells flagged {sorted(flags) or "nothing"}; '
+          f'outputs to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}/', flush=True)
     results = {}
     for path in nbs:
-        print(f'  running {path} ...', end=' ', flush=True)
-        try: nb, secs = run_notebook(path, skip_flags, a.timeout, a.kernel)
+        print(f'  running {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ...', end=' ', flush=True)
+        try: nb, secs = run_notebook(path, flags=flags)
         except RuntimeError as e:
             print('FAILED', flush=True)
             sys.exit(f'run_nbs: {e}')
-        dest = Path(a.out)/path.name if a.out else path
+        dest = out/(path.relative_to(NBS) if path.is_relative_to(NBS) else path.name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, dest)
         results[path.name] = secs
         print(f'{secs:.1f} s', flush=True)
-    if a.timings: merge_timings(a.timings, 'gpu' if gpu else 'cpu', device, results)
+    merge_timings(timings, 'gpu' if gpu else 'cpu', device, results)
     print(f'run_nbs: {len(results)} notebook(s) executed in {sum(results.values()):.1f} s', flush=True)
 
 

@@ -4,23 +4,30 @@
 Run it with the project's virtual environment (`make test` does). Checks:
   export      nbdev_export leaves cnn_course/ unchanged (the module matches the notebooks)
   clean       nbdev_clean leaves nbs/ unchanged (notebooks are committed clean)
-  colab       every lesson's Colab badge, run time and install cell, and the home page's lesson list,
+  cells       every lesson's Colab badge, run time and install cell, and the home page's lesson list,
               match settings.ini and nbs/timings.json (tools/colab.py --check; fix: make colab)
   readme      README.md matches nbs/index.ipynb (tools/readme.py --check; fix: make readme)
+  pages       no notebook or README shows a path of the machine that built it, every table row has its header's
+              cells, the Korean web font covers the notebooks' Hangul (tools/pages.py)
+  budget      the lessons' reader-facing sizes and the modules' sizes stay within their bounds (tools/budget.py)
   lint        .github/ passes zizmor offline and the workflow schema checks (tools/lint.py; make lint)
+  runner      the notebook runner writes nothing under nbs/ unless asked to (`--in-place`, the maintainers' command)
   <notebook>  nbdev_test, one check per notebook
-  wheel       the sdist builds and the wheel builds from it (so a file missing from the sdist fails);
-              the wheel installs into a throwaway venv without nbdev and every module of cnn_course imports there
+  wheel       the sdist builds and the wheel builds from it (so a file missing from the sdist fails); the wheel
+              installs, with its requirements linked from .venv (tools/envs.py: no second copy of torch), into an
+              environment without nbdev; `pip check` passes there and every module of cnn_course imports
+  colab       the fast part of the simulated Colab run: an environment with only torch and torchvision, a lesson's own
+              install cell, the lessons' imports, and one lesson (tools/colab_sim.py --fast; all lessons: make colab-sim)
 
     python tools/test.py                  # everything
     python tools/test.py --skip wheel     # leave out a slow check while iterating
 """
-import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, hashlib, os, re, shutil, subprocess, sys, tempfile, time, zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-WHEEL_VENV_GB = 9  # torch with its CUDA libraries takes about 6 GB installed; pip needs room to unpack
+sys.path.insert(0, str(ROOT/'tools'))
 
 
 class Failed(Exception): pass
@@ -39,7 +46,7 @@ def run(*cmd, capture=False, **kw):
 def snapshot(folder, pattern):
     "sha256 of every file matching `pattern` under `folder`"
     return {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((ROOT/folder).rglob(pattern)) if '.ipynb_checkpoints' not in p.parts}
+            for p in sorted((ROOT/folder).rglob(pattern)) if p.is_file() and '.ipynb_checkpoints' not in p.parts}
 
 
 def changed(before, after): return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
@@ -63,7 +70,7 @@ def check_clean():
                     'the notebooks were not clean; commit them as nbdev_clean leaves them.')
 
 
-def check_colab(): run(sys.executable, ROOT/'tools'/'colab.py', '--check', capture=True)
+def check_cells(): run(sys.executable, ROOT/'tools'/'colab.py', '--check', capture=True)
 
 
 def check_readme(): run(sys.executable, ROOT/'tools'/'readme.py', '--check', capture=True)
@@ -72,13 +79,29 @@ def check_readme(): run(sys.executable, ROOT/'tools'/'readme.py', '--check', cap
 def check_lint(): run(sys.executable, ROOT/'tools'/'lint.py', capture=True)
 
 
+def check_pages(): run(sys.executable, ROOT/'tools'/'pages.py', capture=True)
+
+
+def check_budget(): run(sys.executable, ROOT/'tools'/'budget.py', capture=True)
+
+
+def check_runner():
+    "The runner, run as `make docs` runs it, leaves nbs/ as it was and writes its copy elsewhere"
+    before, out = snapshot('nbs', '*'), Path(tempfile.mkdtemp(prefix='cnn_course-runner-'))
+    try:
+        run(sys.executable, ROOT/'tools'/'run_nbs.py', 'nbs/90_api.ipynb', '--out', out, capture=True)
+        if diff := changed(before, snapshot('nbs', '*')): raise Failed(f'run_nbs.py changed nbs/: {", ".join(diff)}')
+        if not (out/'90_api.ipynb').exists(): raise Failed(f'run_nbs.py --out {out} wrote no notebook there')
+        try: run(sys.executable, ROOT/'tools'/'run_nbs.py', 'nbs/90_api.ipynb', '--out', ROOT/'nbs'/'x', capture=True)
+        except Failed: pass
+        else: raise Failed('run_nbs.py --out nbs/x was accepted: only --in-place may write into nbs/')
+    finally: shutil.rmtree(out, ignore_errors=True)
+
+
 def notebooks():
-    """The notebooks nbdev_test runs: nbs/ and its subfolders (settings.ini has `recursive = True`), leaving out, as
-    nbdev's nbglob does, files and folders whose names start with '_' or '.', and folders holding a `.notest` file"""
-    nbs = ROOT/'nbs'
-    return sorted(p.relative_to(nbs).as_posix() for p in nbs.rglob('*.ipynb')
-                  if not any(s.startswith(('_', '.')) for s in p.relative_to(nbs).parts)
-                  and not (p.parent/'.notest').exists())
+    "The notebooks nbdev_test runs, as nbdev's own `nbglob` finds them (nbs/ and its subfolders)"
+    from run_nbs import notebooks as nbglob_notebooks
+    return [p.relative_to(ROOT/'nbs').as_posix() for p in nbglob_notebooks()]
 
 
 def test_notebooks(results):
@@ -112,6 +135,7 @@ def test_notebooks(results):
 
 
 def check_wheel():
+    from envs import make_venv
     dist = ROOT/'.build'/'dist'
     shutil.rmtree(dist, ignore_errors=True)
     # no --sdist/--wheel: build makes the sdist, then the wheel from the unpacked sdist, not from the source tree
@@ -119,32 +143,37 @@ def check_wheel():
     wheels, sdists = list(dist.glob('*.whl')), list(dist.glob('*.tar.gz'))
     if len(wheels) != 1 or len(sdists) != 1: raise Failed(f'expected one wheel and one sdist in {dist}')
     print(f'  built {wheels[0].name} ({wheels[0].stat().st_size/1e3:.0f} kB) and {sdists[0].name}', flush=True)
-    tmp = Path(tempfile.gettempdir())
-    free = shutil.disk_usage(tmp).free / 2**30
-    if free < WHEEL_VENV_GB:
-        raise Failed(f'only {free:.1f} GB free in {tmp}; the clean-venv check installs torch and needs about '
-                     f'{WHEEL_VENV_GB} GB. Free some space or point TMPDIR at a larger disk.')
-    venv = Path(tempfile.mkdtemp(prefix='cnn_course-wheel-'))
-    try:
-        run(sys.executable, '-m', 'venv', venv)
-        py = venv/'bin'/'python'
-        run(py, '-m', 'pip', 'install', '-q', '--disable-pip-version-check', wheels[0], capture=True)
-        mods = sorted(p.stem for p in (ROOT/'cnn_course').glob('*.py') if p.stem != '__init__')
-        code = ('import importlib, importlib.util, sys\n'
-                'assert importlib.util.find_spec("nbdev") is None, "nbdev leaked into the clean venv"\n'
-                'import cnn_course\n'
-                f'for m in {mods!r}: importlib.import_module("cnn_course." + m)\n'
-                'print(f"  imported cnn_course {cnn_course.__version__} and", len(%r), "modules:", ", ".join(%r))\n'
-                % (mods, mods))
-        run(py, '-c', code, cwd=venv)
-        exe = venv/'bin'/'cnn_course'
-        if not exe.exists(): raise Failed('the wheel installed no `cnn_course` command (console_scripts in settings.ini)')
-        run(exe, '--help', capture=True)
-    finally: shutil.rmtree(venv, ignore_errors=True)
+    with zipfile.ZipFile(wheels[0]) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))).decode()
+    reqs = [r.split(';')[0].strip() for r in re.findall(r'^Requires-Dist: (.*)$', meta, re.M) if 'extra ==' not in r]
+    names = [re.split(r'[<>=!~\[ (]', r, maxsplit=1)[0] for r in reqs]
+    venv = ROOT/'.build'/'wheel-venv'
+    try: py = make_venv(venv, names)  # what the wheel requires, linked from .venv: nothing else, so no nbdev
+    except SystemExit as e: raise Failed(str(e))
+    run(py, '-m', 'pip', 'install', '-q', '--no-deps', '--no-index', '--disable-pip-version-check', wheels[0], capture=True)
+    run(py, '-m', 'pip', 'check', '--disable-pip-version-check', capture=True)
+    mods = sorted(p.stem for p in (ROOT/'cnn_course').glob('*.py') if p.stem != '__init__')
+    code = ('import importlib, importlib.util, sys\n'
+            'assert importlib.util.find_spec("nbdev") is None, "nbdev leaked into the clean venv"\n'
+            'import cnn_course\n'
+            'assert "/.build/wheel-venv/" in cnn_course.__file__, cnn_course.__file__\n'
+            f'for m in {mods!r}: importlib.import_module("cnn_course." + m)\n'
+            'print(f"  imported cnn_course {cnn_course.__version__} and", len(%r), "modules:", ", ".join(%r))\n'
+            % (mods, mods))
+    run(py, '-c', code, cwd=tempfile.gettempdir())
+    exe = venv/'bin'/'cnn_course'
+    if not exe.exists(): raise Failed('the wheel installed no `cnn_course` command (console_scripts in settings.ini)')
+    run(exe, '--help', capture=True, cwd=tempfile.gettempdir())
 
 
-CHECKS = {'export': check_export, 'clean': check_clean, 'colab': check_colab, 'readme': check_readme, 'lint': check_lint,
-          'notebooks': None, 'wheel': check_wheel}
+def check_colab():
+    wheel = next((ROOT/'.build'/'dist').glob('*.whl'), None)  # the wheel check's, when it ran
+    run(sys.executable, ROOT/'tools'/'colab_sim.py', '--fast', *(['--wheel', wheel] if wheel else []))
+
+
+CHECKS = {'export': check_export, 'clean': check_clean, 'cells': check_cells, 'readme': check_readme,
+          'pages': check_pages, 'budget': check_budget, 'lint': check_lint, 'runner': check_runner, 'notebooks': None,
+          'wheel': check_wheel, 'colab': check_colab}
 
 
 def main(argv=None):
