@@ -116,13 +116,19 @@ def title_summary(nb_path):
 
 
 def lessons_cell(cfg, folder=NBS):
-    rows = ['| Lesson | What you will do | |', '|:--|:--|:--|']
+    "The home page's lists: the lessons (00-06), then the optional pages (07-89), each with its summary and Colab badge"
     def esc(s): return s.replace('|', '\\|')
-    for p in lessons(folder):
-        title, summary = title_summary(p)
-        rows.append(f'| [{p.name[:2]} · {esc(title)}]({p.name}) | {esc(summary)} | {badge(cfg, p.name)} |')
+    def table(head, nbs):
+        rows = [f'| {head} | What you will do | |', '|:--|:--|:--|']
+        for p in nbs:
+            title, summary = title_summary(p)
+            rows.append(f'| [{p.name[:2]} · {esc(title)}]({p.name}) | {esc(summary)} | {badge(cfg, p.name)} |')
+        return '\n'.join(rows)
+    main = [p for p in lessons(folder) if p.name < '07']
+    optional = [p for p in lessons(folder) if p.name >= '07']
     return (f'<!-- lessons: {MARK} from the lesson notebooks and settings.ini; do not edit, run `make colab` -->\n\n'
-            + '\n'.join(rows))
+            + table('Lesson', main) + ('\n\n**Optional pages**, for readers who want to see the machinery behind the '
+                                       "lessons' tools; no lesson needs them:\n\n" + table('Optional page', optional) if optional else ''))
 
 
 def install_cell(cfg):

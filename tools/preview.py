@@ -101,8 +101,11 @@ def inline_md(s):
 
 
 def page_name(nb_name, fm=None):
+    "The page of a notebook; one in a subfolder (the test suite's) is written flat, as `tests_name.html`"
     if nb_name == 'index.ipynb': return 'index.html'
-    return (fm or {}).get('output-file') or page(nb_name)
+    name = (fm or {}).get('output-file') or page(nb_name)
+    folder = Path(nb_name).parent.as_posix()
+    return name if folder == '.' else f"{folder.replace('/', '_')}_{name}"
 
 
 def localise(body, pages, site_url):
@@ -164,11 +167,12 @@ def main(argv=None):
     entries = [(s, nb) for s, nb in sidebar_pages(nbs) if (PROC/nb).exists()]
     missing = [nb for _, nb in sidebar_pages(nbs) if not (PROC/nb).exists()]
     if missing: log(f'    not in nbs/ yet, left out of the sidebar: {", ".join(missing)}')
-    extra = sorted(p.name for p in PROC.glob('*.ipynb') if p.name not in {nb for _, nb in entries})
-    if extra: log(f'    WARNING: not in nbs/sidebar.yml, so not rendered: {", ".join(extra)}')
+    extra = sorted(p.relative_to(PROC).as_posix() for p in PROC.rglob('*.ipynb') if p.relative_to(PROC).as_posix() not in {nb for _, nb in entries})
+    if extra: log(f'    not in nbs/sidebar.yml, rendered without a sidebar entry (as Quarto does): {", ".join(extra)}')
 
-    prepared = {nb: prepare(nbformat.read(PROC/nb, as_version=4)) for _, nb in entries}
+    prepared = {nb: prepare(nbformat.read(PROC/nb, as_version=4)) for nb in [nb for _, nb in entries] + extra}
     pages = {nb: page_name(nb, fm) for nb, (fm, _) in prepared.items()}
+    pages.update({f'{Path(nb).parent.as_posix()}/{page(nb)}': pages[nb] for nb in extra})  # nbdev's links to them
     mathjax = get_mathjax()
 
     shutil.rmtree(DOCS, ignore_errors=True)
@@ -186,19 +190,21 @@ def main(argv=None):
     shell = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT/'tools'), autoescape=False) \
                   .get_template('preview.html')
     nav = [dict(section=s, href=pages[nb], title=inline_md(prepared[nb][0].get('title', nb))) for s, nb in entries]
-    for i, (_, nb) in enumerate(entries):
+    for i, nb in enumerate([nb for _, nb in entries] + extra):
         fm, node = prepared[nb]
         body, _ = exporter.from_notebook_node(node, resources={'metadata': {'path': str(PROC)}})
-        out = shell.render(site=site, nav=nav, page=nav[i], prev=nav[i-1] if i else None,
-                           next=nav[i+1] if i + 1 < len(nav) else None, description=inline_md(fm.get('description', '')),
+        in_nav = i < len(nav)
+        this = nav[i] if in_nav else dict(href=pages[nb], title=inline_md(fm.get('title', nb)))
+        out = shell.render(site=site, nav=nav, page=this, prev=nav[i-1] if in_nav and i else None,
+                           next=nav[i+1] if in_nav and i + 1 < len(nav) else None, description=inline_md(fm.get('description', '')),
                            body=localise(body, pages, site.get('site-url', '').rstrip('/')),
                            mathjax=f'mathjax/{MATHJAX_FILE}' if mathjax else None, source=nb,
                            repo=site.get('repo-url', ''), branch=site.get('repo-branch', 'main'))
         (DOCS/pages[nb]).write_text(out, encoding='utf-8')
-        log(f'    {pages[nb]:<22} from nbs/{nb}')
+        log(f'    {pages[nb]:<26} from nbs/{nb}')
     log(f'==> renderer: offline preview (nbconvert {nbconvert.__version__}, '
         + (f'MathJax {MATHJAX} from {mathjax.relative_to(ROOT)}' if mathjax else 'no MathJax') +
-        f'): {len(entries)} page(s) in _docs/ ({time.perf_counter() - t0:.0f} s); open _docs/index.html')
+        f'): {len(entries) + len(extra)} page(s) in _docs/ ({time.perf_counter() - t0:.0f} s); open _docs/index.html')
     return 0
 
 
