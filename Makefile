@@ -20,7 +20,7 @@ SEED_DATA := 1
 endif
 endif
 
-.PHONY: help venv data export clean test docs outputs site lab bench bench-steps bench-summary
+.PHONY: help venv data export clean test docs outputs site lab bench bench-steps bench-summary bench-variants
 .PHONY: colab readme docs-check colab-sim fonts
 
 help: ## List the targets
@@ -97,12 +97,15 @@ readme: $(STAMP) ## Write README.md from nbs/index.ipynb (no Quarto needed)
 lab: $(STAMP) data ## Open the course in JupyterLab with the project's kernel
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) nbs/
 
-bench: $(STAMP) data ## Training-speed benchmark (bench/train_speed.py), then one step taken apart (bench/step_cost.py)
+bench: $(STAMP) data ## Where a training step's time goes (the optional speed page): bench/train_speed.py, then bench/step_cost.py
 	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/step_cost.py
 
-bench-steps: $(STAMP) data ## Only the step taken apart: phases, each convolution, bigger convolutions (bench/step_cost.py)
+bench-steps: $(STAMP) data ## Only one step taken apart: its parts, the optimiser, a profile (bench/step_cost.py)
 	$(BIN)/python bench/step_cost.py
+
+bench-variants: $(STAMP) data ## Lesson 6's comparison: each variant of simple_cnn trained over 5 seeds (bench/variants.py, ~3 min)
+	$(BIN)/python bench/variants.py
 
 bench-summary: $(STAMP) ## How long cnn_summary takes on real-size networks (bench/summary_speed.py)
 	$(BIN)/python bench/summary_speed.py

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/90_api.ipynb #3ebfc1fc
-from . import data, models, params, train, arith, receptive, summary
+# %% ../nbs/90_api.ipynb #56930f32
+from . import data, models, params, train, arith, receptive, summary, rfgraph, rfcheck, speed, mnist, exercises
 from .data import *
 from .models import *
 from .params import *
@@ -14,7 +14,16 @@ from .train import *
 from .arith import *
 from .receptive import *
 from .summary import *
+from .rfgraph import *
+from .rfcheck import *
+from .speed import *
+from .mnist import *
+from .exercises import *
+# constants that left their modules' `__all__` in the 2026-12 restructuring (only their modules use them): still importable here
+from .params import PARAM_COLUMNS
+from .mnist import CACHE_VERSION
+from .arith import CONV_TRANSPOSES, COST_LABELS
 
-# %% ../nbs/90_api.ipynb #96999d61
-_modules = (data, models, params, train, arith, receptive, summary) # add each new module here and import it above
-__all__ = [name for m in _modules for name in m.__all__]
+# %% ../nbs/90_api.ipynb #877018b2
+_modules = (data, models, params, train, arith, receptive, summary, rfgraph, rfcheck, speed, mnist, exercises) # add new modules here and above
+__all__ = list(dict.fromkeys(name for m in _modules for name in m.__all__))  # a re-exported name once

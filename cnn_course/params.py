@@ -44,26 +44,18 @@ def linear_params(ni:int,         # Input features
     ni, nf = as_int(ni, 'ni', 'linear_params', min=1), as_int(nf, 'nf', 'linear_params', min=1)
     return nf * ni + (nf if as_bool(bias, 'bias', 'linear_params') else 0)
 
-# %% ../nbs/02_parameters.ipynb #888cf196
-def _check_model(model, fn:str)->nn.Module:
-    "`model` if it is a module whose parameters all have a shape; else a clear error"
-    model = as_module(model, 'model', fn)
-    for n, p in model.named_parameters():
-        if isinstance(p, nn.parameter.UninitializedParameter):
-            raise ValueError(f'{fn}: `model` has an uninitialized (lazy) parameter {n!r}: run one batch through it first')
-    return model
-
+# %% ../nbs/02_parameters.ipynb #d4974a58
 def count_params(model:nn.Module,           # Any PyTorch model
                  trainable_only:bool=False, # Count only the parameters with `requires_grad=True`
                 )->int:                     # Number of parameters, each shared tensor counted once
     "Number of parameters of `model`, like `sum(p.numel() for p in model.parameters())`"
-    model, only = _check_model(model, 'count_params'), as_bool(trainable_only, 'trainable_only', 'count_params')
+    model, only = as_module(model, 'model', 'count_params'), as_bool(trainable_only, 'trainable_only', 'count_params')
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not only)
 
 # %% ../nbs/02_parameters.ipynb #40ce715c
 PARAM_COLUMNS = ('name', 'type', 'formula', 'weights', 'biases', 'total') # the columns of `param_table`
 
-# %% ../nbs/02_parameters.ipynb #14ef0d12
+# %% ../nbs/02_parameters.ipynb #9a3ce23a
 def _shape_term(m:nn.Module, pname:str, p:torch.Tensor)->str:
     "A parameter's shape as a product, e.g. '4×1×3×3'; a grouped conv's weight shows `in/groups`"
     dims = [str(d) for d in p.shape]
@@ -75,7 +67,7 @@ def param_table(model:nn.Module, # Any PyTorch model (its forward is never run)
                )->pd.DataFrame:  # One row per module that owns parameters, then a 'total' row
     "Parameters of each module of `model`, with the formula that gives them"
     owner, rows = {}, []
-    for name, m in _check_model(model, 'param_table').named_modules():
+    for name, m in as_module(model, 'model', 'param_table').named_modules():
         own = list(m.named_parameters(recurse=False))
         if not own: continue
         terms, w, b = [], 0, 0

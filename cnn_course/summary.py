@@ -101,13 +101,14 @@ def cnn_summary(model:nn.Module,     # Any PyTorch model that `layer_shapes` can
     df = pd.concat([df, pd.DataFrame([total])], ignore_index=True).astype({'params': 'int64', 'macs': 'int64'})
     return CNNSummary(df.astype({c: 'Int64' for c in df.columns if c.startswith(('rf', 'jump'))}))
 
-# %% ../nbs/06_summary.ipynb #8978ccbe
+# %% ../nbs/06_summary.ipynb #14c00bc8
 def cnn_variant(ks:int=3,      # Kernel size of the first convolution (odd)
                 nf:int=4,      # Channels out of the first convolution; each later layer doubles them, then 2 scores
                 pool:str=None, # None: halve H and W with stride 2; 'max' or 'avg': stride-1 convolutions and 2×2 pooling
                )->nn.Sequential:
     "`simple_cnn` with another first kernel or width, or with pooling instead of stride; `cnn_variant()` is `simple_cnn()`"
-    ks, nf = as_int(ks, 'ks', 'cnn_variant', min=1), as_int(nf, 'nf', 'cnn_variant', min=1)
+    ks, nf = as_int(ks, 'ks', 'cnn_variant', min=1, max=99), as_int(nf, 'nf', 'cnn_variant', min=1, max=4096)
+    if ks % 2 == 0: raise ValueError(f'cnn_variant: `ks` must be odd, so that padding ks//2 keeps the kernel centred; got {ks}')
     if pool not in (None, 'max', 'avg'): raise ValueError(f"cnn_variant: `pool` must be None, 'max' or 'avg', got {pool!r}")
     chans = [1] + [nf * 2**i for i in range(4)] + [2]
     def block(i, ni, no):
