@@ -11,12 +11,14 @@ away from any copy of the repository. This check rebuilds that situation here:
   3. each lesson copied alone into a folder outside the repository and executed top to bottom in a fresh kernel,
      *including* its Colab install cell, exactly as written except that the package comes from the wheel this build
      makes instead of the GitHub address. The first lesson's cell resolves and installs the lessons' requirements
-     from the package index (pip's cache makes later runs quick); later cells find them installed.
+     from the package index; later cells find them installed. The wheels that resolve chose are kept in
+     .build/colab/wheels/, keyed by the package's requirements, and for a week later runs install from there alone
+     (no index), which saves the resolve's index queries; a fresh clone, as in CI, always resolves afresh.
 
     python tools/colab_sim.py              # every lesson and optional page (.ci/run)
     python tools/colab_sim.py --fast       # the install, the imports, and one lesson (make test)
 """
-import argparse, json, os, re, shutil, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, re, shutil, subprocess, sys, tempfile, time, zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -50,6 +52,35 @@ def build_wheel(dist):
     return next(Path(dist).glob('*.whl'))
 
 
+WHEELS_DAYS = 7  # how long the kept wheels of one resolve stand in for the package index
+
+
+def wheelhouse(wheel):
+    "The folder that keeps the wheels a resolve of `wheel`'s requirements chose, and whether it is complete and recent"
+    with zipfile.ZipFile(wheel) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith('.dist-info/METADATA'))).decode()
+    reqs = sorted(l for l in meta.splitlines() if l.startswith('Requires-Dist:'))
+    key = hashlib.sha256('\n'.join([sys.version.split()[0], *reqs]).encode()).hexdigest()[:16]
+    folder, done = BUILD/'wheels'/key, BUILD/'wheels'/key/'complete'
+    return folder, done.exists() and time.time() - done.stat().st_mtime < WHEELS_DAYS*86400
+
+
+def keep_wheels(py, folder):
+    "Save the wheels of what the install cell put into the environment `py` (not what it links from .venv)"
+    site = subprocess.run([py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    pins = subprocess.run([py, '-m', 'pip', 'list', '--format=freeze', '--path', site],
+                          capture_output=True, text=True, check=True).stdout.split()
+    pins = [s for s in pins if not s.lower().startswith('cnn_course=') and not s.lower().startswith('cnn-course=')]
+    shutil.rmtree(BUILD/'wheels', ignore_errors=True)  # one resolve kept at a time
+    folder.mkdir(parents=True)
+    r = subprocess.run([py, '-m', 'pip', 'download', '-q', '--no-deps', '-d', str(folder), *pins],
+                       capture_output=True, text=True)  # from pip's cache: the resolve just downloaded them
+    if r.returncode: shutil.rmtree(folder, ignore_errors=True); return 0
+    (folder/'complete').touch()
+    return len(pins)
+
+
 def setup(wheel):
     "The environment, the kernel and the folders of a simulated Colab; the kernel's name"
     py = make_venv(BUILD/'venv', ['torch', 'torchvision', 'ipykernel'])
@@ -65,6 +96,8 @@ def setup(wheel):
     spec = BUILD/'kernels'/'colab-sim'
     spec.mkdir(parents=True, exist_ok=True)
     env = {'PYTHONPATH': str(BUILD/'stub'), 'IPYTHONDIR': str(BUILD/'ipython')}
+    wheels, ready = wheelhouse(wheel)
+    if ready: env.update(PIP_NO_INDEX='1', PIP_FIND_LINKS=str(wheels))  # the kept resolve, instead of the index
     (spec/'kernel.json').write_text(json.dumps(dict(argv=[str(py), '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
                                                     display_name='simulated Colab', language='python', env=env)))
     os.environ['JUPYTER_PATH'] = str(BUILD)  # where nbclient finds the kernel
@@ -133,6 +166,9 @@ def main(argv=None):
     skip_flags = set(settings().get('tst_flags', '').split())
     times = run_all(names, wheel, skip_flags)  # the first lesson's own install cell installs the package
     check_imports(py)
+    wheels, ready = wheelhouse(wheel)
+    if ready: print(f'colab_sim: installed from the wheels kept from an earlier resolve ({wheels.relative_to(ROOT)})')
+    else: print(f'colab_sim: resolved from the package index; kept {keep_wheels(py, wheels)} wheels for the next runs')
     print(f'colab_sim: {len(times)} notebook(s) ran as on Colab in {time.perf_counter() - t0:.0f} s '
           f'({sum(times.values()):.0f} s in the notebooks)', flush=True)
 
