@@ -28,7 +28,7 @@ wait for each other and a fit can take 2-10 times longer. So the record is writt
 most 5% of the CPU during the run and the paired ratios A/B and B/C spread by at most 10% (interquartile range over
 median): bench/common.py. It records the load average, that CPU share and the spread.
 """
-import argparse, json, os, statistics, sys, time, warnings
+import argparse, gc, json, os, statistics, sys, time, warnings
 from functools import partial
 from pathlib import Path
 
@@ -163,6 +163,7 @@ def main(argv=None):
     data = plain_data()
     print(f'data ready in {time.perf_counter() - t:.1f} s (not timed below)', flush=True)
     def run(p, seed):
+        gc.collect()   # outside the timed fit: the garbage of the run before is not charged to this one
         if p == 'C': return fit_plain(data, seed)
         if p == 'D': return fit_fastai(loaders['B'], seed, opt_func=fused_adam)
         return fit_fastai(loaders[p], seed)
