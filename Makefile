@@ -55,10 +55,10 @@ clean: $(STAMP) ## Clean the notebooks' metadata (keeps outputs)
 test: $(STAMP) data ## Check export, clean state, generated cells, pages, budgets, lint; test every notebook; the wheel; a quick simulated Colab run
 	$(BIN)/python tools/test.py
 
-docs: $(STAMP) data ## Execute every notebook into .build/executed/ and render the site from there into _docs/ (nothing tracked changes)
+docs: $(STAMP) data ## Execute every notebook into _executed/ and render the site from there into _docs/ (nothing tracked changes)
 	@t=$$(date +%s); $(BIN)/nbdev_export; echo "==> export ($$(( $$(date +%s) - t )) s)"
-	@t=$$(date +%s); $(BIN)/python tools/run_nbs.py; echo "==> notebooks executed into .build/executed/ ($$(( $$(date +%s) - t )) s)"
-	@$(MAKE) --no-print-directory site SITE_NBS=.build/executed
+	@t=$$(date +%s); $(BIN)/python tools/run_nbs.py; echo "==> notebooks executed into _executed/ ($$(( $$(date +%s) - t )) s)"
+	@$(MAKE) --no-print-directory site SITE_NBS=_executed
 
 outputs: $(STAMP) data ## Maintainers: execute every notebook and save its outputs and run time into nbs/ (then commit them)
 	$(BIN)/nbdev_export

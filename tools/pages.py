@@ -8,12 +8,14 @@
           GitHub-flavoured markdown counts them: a `|` splits a cell even inside `code`, unless written `\\|`
   fonts   the Korean web font (nbs/fonts/) has a glyph for every Hangul character the notebooks use
           (tools/fonts.py makes it)
+  imports no code cell mixes imports with other code: nbdev's docs build runs every cell that imports, alone (without
+          the cells before it), so such a cell fails the site's build or runs its work there (nbdev's FAQ)
 
 tools/docs_check.py checks the rendered pages for the same leaks, and for tables and math left as raw text.
 
-    python tools/pages.py                 # all three checks; exit 1 on any problem
+    python tools/pages.py                 # all four checks; exit 1 on any problem
 """
-import json, os, re, site, sys, tempfile
+import ast, json, os, re, site, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +114,23 @@ def check_fonts():
     return [f'{FONT.relative_to(ROOT)} has no glyph for {"".join(missing)}: run `python tools/fonts.py`'] if missing else []
 
 
-CHECKS = {'leaks': check_leaks, 'tables': check_tables, 'fonts': check_fonts}
+def mixes_imports(src):
+    "Whether nbdev's docs build would run this code cell alone (it imports) and warn (it does more than import)"
+    if re.search(r'^\s*#\|\s*(export|exports|exporti|exec_doc)\b', src, re.M) or re.search(r'^\s*#\|\s*eval:\s*false', src, re.M | re.I):
+        return False   # export cells are meant to run there; `eval: false` cells never run
+    try: nodes = list(ast.walk(ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))))
+    except SyntaxError: return False
+    return any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in nodes) and any(isinstance(n, (ast.Expr, ast.Assign)) for n in nodes)
+
+
+def check_imports():
+    return [f'{p.relative_to(ROOT)}: cell {i} mixes imports with other code: put its imports in a cell of their own'
+            for p in sorted(NBS.rglob('*.ipynb')) if '.ipynb_checkpoints' not in p.parts
+            for i, c in enumerate(json.loads(p.read_text())['cells'])
+            if c['cell_type'] == 'code' and mixes_imports(''.join(c['source']))]
+
+
+CHECKS = {'leaks': check_leaks, 'tables': check_tables, 'fonts': check_fonts, 'imports': check_imports}
 
 
 def main(argv=None):

@@ -14,7 +14,7 @@ MathJax comes from npm's `mathjax` package (version MATHJAX below): the first ru
 written, with a warning that their math is not typeset.
 
     python tools/preview.py                       # nbs/ -> _proc/ -> _docs/
-    python tools/preview.py --nbs .build/executed   # the notebooks as `make docs` just executed them
+    python tools/preview.py --nbs _executed   # the notebooks as `make docs` just executed them
 """
 import argparse, html, os, re, shutil, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path

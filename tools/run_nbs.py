@@ -6,11 +6,11 @@ name a flag is skipped unless that flag is switched on with `--flags`. `#| cuda`
 CUDA device is visible; `--require-gpu` turns a missing device into an error instead. `#| eval: false` cells
 never run. Each kernel starts in nbs/, so a notebook finds `../bench` as it does in JupyterLab.
 
-By default the executed notebooks go to .build/executed/ (a copy of nbs/ with fresh outputs, which `make docs`
+By default the executed notebooks go to _executed/ (a copy of nbs/ with fresh outputs, which `make docs`
 renders the site from) and nothing under nbs/ changes. Only `--in-place` (the maintainers' `make outputs`)
 writes the outputs, and the run times to nbs/timings.json, back into nbs/.
 
-    python tools/run_nbs.py                             # every notebook -> .build/executed/
+    python tools/run_nbs.py                             # every notebook -> _executed/
     python tools/run_nbs.py nbs/03_training.ipynb --flags cuda --require-gpu --out .build/gpu
     python tools/run_nbs.py --in-place                  # maintainers: save outputs and timings into nbs/
 """
@@ -24,7 +24,7 @@ from fastcore.basics import AttrDict
 from nbdev.process import extract_directives
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS, EXECUTED = ROOT/'nbs', ROOT/'.build'/'executed'
+NBS, EXECUTED = ROOT/'nbs', ROOT/'_executed'  # not under a folder named with a dot: nbdev's docs processing skips those
 
 
 def settings():
@@ -104,7 +104,7 @@ def main(argv=None):
     p.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/)')
     p.add_argument('--flags', default='', help='space-separated test flags to switch on (e.g. "cuda")')
     p.add_argument('--require-gpu', action='store_true', help='fail unless a CUDA device is visible')
-    p.add_argument('--out', type=Path, default=EXECUTED, help='folder for the executed notebooks (default .build/executed)')
+    p.add_argument('--out', type=Path, default=EXECUTED, help='folder for the executed notebooks (default _executed)')
     p.add_argument('--in-place', action='store_true', help='maintainers: write outputs into nbs/ and times into nbs/timings.json')
     p.add_argument('--timings', type=Path, help="JSON file for each notebook's wall time (default: timings.json in the output folder)")
     a = p.parse_args(argv)

@@ -8,7 +8,8 @@ Run it with the project's virtual environment (`make test` does). Checks:
               match settings.ini and nbs/timings.json (tools/colab.py --check; fix: make colab)
   readme      README.md matches nbs/index.ipynb (tools/readme.py --check; fix: make readme)
   pages       no notebook or README shows a path of the machine that built it, every table row has its header's
-              cells, the Korean web font covers the notebooks' Hangul (tools/pages.py)
+              cells, the Korean web font covers the notebooks' Hangul, no cell mixes imports with other code
+              (nbdev's docs build runs such cells alone) (tools/pages.py)
   budget      the lessons' reader-facing sizes and the modules' sizes stay within their bounds (tools/budget.py)
   lint        .github/ passes zizmor offline and the workflow schema checks (tools/lint.py; make lint)
   runner      the notebook runner writes nothing under nbs/ unless asked to (`--in-place`, the maintainers' command)
@@ -91,8 +92,8 @@ def check_runner():
     try:
         run(sys.executable, ROOT/'tools'/'run_nbs.py', nb, capture=True)   # as `make docs` runs it
         if diff := changed(before, snapshot('nbs', '*')): raise Failed(f'run_nbs.py (no options, as make docs runs it) changed nbs/: {", ".join(diff)}')
-        if not (ROOT/'.build'/'executed'/'tests'/'main.ipynb').stat().st_mtime > time.time() - 600:
-            raise Failed('run_nbs.py wrote no notebook into .build/executed/')
+        if not (ROOT/'_executed'/'tests'/'main.ipynb').stat().st_mtime > time.time() - 600:
+            raise Failed('run_nbs.py wrote no notebook into _executed/')
         try: run(sys.executable, ROOT/'tools'/'run_nbs.py', nb, '--out', ROOT/'nbs'/'x', capture=True)
         except Failed: pass
         else: raise Failed('run_nbs.py --out nbs/x was accepted: only --in-place may write into nbs/')
