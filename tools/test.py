@@ -89,6 +89,9 @@ def check_budget(): run(sys.executable, ROOT/'tools'/'budget.py', capture=True)
 def check_runner():
     "The runner, run as `make docs` runs it, leaves nbs/ as it was and writes its copy elsewhere"
     before, nb = snapshot('nbs', '*'), 'nbs/tests/main.ipynb'   # the lightest notebook: the runner is what is checked
+    from run_nbs import EXECUTED
+    if any(part.startswith('.') for part in EXECUTED.relative_to(ROOT).parts):
+        raise Failed(f'run_nbs.py executes into {EXECUTED.relative_to(ROOT)}/: nbdev renders nothing under a folder named with a dot')
     try:
         run(sys.executable, ROOT/'tools'/'run_nbs.py', nb, capture=True)   # as `make docs` runs it
         if diff := changed(before, snapshot('nbs', '*')): raise Failed(f'run_nbs.py (no options, as make docs runs it) changed nbs/: {", ".join(diff)}')
