@@ -95,8 +95,9 @@ def check_runner():
     try:
         run(sys.executable, ROOT/'tools'/'run_nbs.py', nb, capture=True)   # as `make docs` runs it
         if diff := changed(before, snapshot('nbs', '*')): raise Failed(f'run_nbs.py (no options, as make docs runs it) changed nbs/: {", ".join(diff)}')
-        if not (ROOT/'_executed'/'tests'/'main.ipynb').stat().st_mtime > time.time() - 600:
-            raise Failed('run_nbs.py wrote no notebook into _executed/')
+        done = EXECUTED/'tests'/'main.ipynb'
+        if not (done.exists() and done.stat().st_mtime > time.time() - 600):
+            raise Failed(f'run_nbs.py wrote no notebook into {EXECUTED.relative_to(ROOT)}/')
         try: run(sys.executable, ROOT/'tools'/'run_nbs.py', nb, '--out', ROOT/'nbs'/'x', capture=True)
         except Failed: pass
         else: raise Failed('run_nbs.py --out nbs/x was accepted: only --in-place may write into nbs/')
