@@ -185,6 +185,17 @@ class _Walk(fx.Interpreter):
     def unsupported(self, n): return (f'{self.where(n)} is not supported by receptive_field, which knows convolutions, pooling, '
                                       'activations, batch norm, dropout, identity, flatten and linear layers after a flatten')
 
+    def call_module(self, target, args, kwargs):
+        "Layers whose output shape is plain are not run: on meta, PyTorch would first load its compiler (a second or two)"
+        m, x = self.fetch_attr(target), args[0] if len(args) == 1 and not kwargs else None
+        if torch.is_tensor(x) and isinstance(m, _ACTS): return x   # an activation keeps its input's shape
+        if torch.is_tensor(x) and isinstance(m, nn.Linear) and x.shape[-1] == m.in_features:
+            return x.new_empty(*x.shape[:-1], m.out_features)
+        return super().call_module(target, args, kwargs)
+    def call_function(self, target, args, kwargs):
+        if target in _ACT_FNS and args and torch.is_tensor(args[0]): return args[0]   # the same for F.relu and the like
+        return super().call_function(target, args, kwargs)
+
     def run_node(self, n):
         try: out = super().run_node(n)
         except Exception as e:
