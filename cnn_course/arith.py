@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_conv_arithmetic.ipynb #226c3aaa
 from __future__ import annotations
-import copy
+import copy, functools
 import torch
 from torch import nn
 import pandas as pd
@@ -139,6 +139,7 @@ CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # %% ../nbs/04_conv_arithmetic.ipynb #4661f0bc
 CONV_TRANSPOSES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 _SHAPE_ONLY_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)  # norms whose output shape is their input's
+_ACTS = tuple(getattr(nn, a) for a in 'ReLU ReLU6 LeakyReLU PReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardtanh Hardswish Hardsigmoid Softplus'.split())
 
 # %% ../nbs/04_conv_arithmetic.ipynb #ef7c5dcb
 def _meta_twin(t):
@@ -149,13 +150,17 @@ def _meta_twin(t):
 
 def _same_shape(x, *args, **kwargs): return torch.empty_like(x)
 
+def _linear_shape(m, x):   # the right shape, or the error the layer itself raises
+    return x.new_empty(*x.shape[:-1], m.out_features) if x.shape[-1] == m.in_features else nn.Linear.forward(m, x)
+
 def meta_copy(model:nn.Module)->nn.Module:
     "A copy of `model` in eval mode whose parameters and buffers are meta tensors (the real ones are never copied)"
     model = as_module(model, 'model', 'meta_copy', lazy=True)
     memo = {id(t): _meta_twin(t) for t in [*model.parameters(), *model.buffers()]}
     m = copy.deepcopy(model, memo).eval()
-    for mod in m.modules(): # a norm layer passes its shape on; on the meta device PyTorch would work that out slowly
-        if isinstance(mod, _SHAPE_ONLY_NORMS): mod.forward = _same_shape
+    for mod in m.modules(): # norms, activations and linear layers only pass a shape on: on the meta device PyTorch would
+        if isinstance(mod, _SHAPE_ONLY_NORMS + _ACTS): mod.forward = _same_shape   # work it out slowly, the first time
+        elif isinstance(mod, nn.Linear): mod.forward = functools.partial(_linear_shape, mod)   # after loading its compiler
     return m
 
 def _first_tensor(o):

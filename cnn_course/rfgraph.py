@@ -11,7 +11,7 @@ from torch import nn
 import torch.nn.functional as F
 import torch.fx as fx
 import pandas as pd
-from .arith import meta_copy
+from .arith import meta_copy, _ACTS   # (activations: one value in, one value out)
 from .validate import as_module, as_shape
 
 # %% auto #0
@@ -19,8 +19,6 @@ __all__ = ['RFTracer', 'trace', 'Field', 'walk', 'receptive_field']
 
 # %% ../nbs/07_rf_graphs.ipynb #6d48c5cc
 _POOLS, _ADAPTIVE = (nn.MaxPool2d, nn.AvgPool2d), (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-_ACTS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
-         nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus)
 _POINTWISE_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm, nn.LocalResponseNorm)  # each position's values on their own
 _DROPS = (nn.Dropout, nn.Dropout2d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 _POINTWISE = _ACTS + _POINTWISE_NORMS + _DROPS + (nn.Identity,)
@@ -185,15 +183,8 @@ class _Walk(fx.Interpreter):
     def unsupported(self, n): return (f'{self.where(n)} is not supported by receptive_field, which knows convolutions, pooling, '
                                       'activations, batch norm, dropout, identity, flatten and linear layers after a flatten')
 
-    def call_module(self, target, args, kwargs):
-        "Layers whose output shape is plain are not run: on meta, PyTorch would first load its compiler (a second or two)"
-        m, x = self.fetch_attr(target), args[0] if len(args) == 1 and not kwargs else None
-        if torch.is_tensor(x) and isinstance(m, _ACTS): return x   # an activation keeps its input's shape
-        if torch.is_tensor(x) and isinstance(m, nn.Linear) and x.shape[-1] == m.in_features:
-            return x.new_empty(*x.shape[:-1], m.out_features)
-        return super().call_module(target, args, kwargs)
-    def call_function(self, target, args, kwargs):
-        if target in _ACT_FNS and args and torch.is_tensor(args[0]): return args[0]   # the same for F.relu and the like
+    def call_function(self, target, args, kwargs):   # F.relu and the like keep the shape (meta_copy does the same for modules)
+        if target in _ACT_FNS and args and torch.is_tensor(args[0]): return torch.empty_like(args[0])
         return super().call_function(target, args, kwargs)
 
     def run_node(self, n):

@@ -16,6 +16,7 @@ with warnings.catch_warnings():
     from fastai.callback.schedule import fit_one_cycle, lr_find # patches `Learner`
     from fastai.callback.hook import summary                   # patches `Learner.summary`
     from fastai.callback.progress import ProgressCallback       # progress bars and the results table
+    from fastai.callback.core import Callback
     from fastai.torch_core import set_seed
 from .data import mnist_dls
 from .models import simple_cnn
@@ -33,18 +34,21 @@ def train_simple_cnn(epochs:int=2,       # Epochs of `fit_one_cycle`
                      device=None,        # Device (default: a GPU if there is one)
                      show_progress:bool=True, # Show fastai's progress bar and results table
                      arch=simple_cnn,    # A function that makes the model, called after seeding (lesson 6 passes variants)
+                     cbs=None,           # fastai callbacks for this fit only: a `Callback` or a list of them
                     )->Learner:          # The trained learner
     "Train `arch()` with `fit_one_cycle(epochs, lr)` on MNIST 3s and 7s, seeded"
     fn = 'train_simple_cnn'
     epochs, lr, seed = as_int(epochs, 'epochs', fn, min=1), as_number(lr, 'lr', fn, positive=True), as_int(seed, 'seed', fn, min=0)
     show = as_bool(show_progress, 'show_progress', fn)
+    if isinstance(arch, nn.Module) or not callable(arch): raise TypeError(f'{fn}: `arch` must be a function that makes a model, such as simple_cnn, got {arch!r}')
+    cbs = [] if cbs is None else list(cbs) if isinstance(cbs, (list, tuple)) else [cbs]
+    if not all(isinstance(c, Callback) for c in cbs): raise TypeError(f'{fn}: `cbs` must be a fastai Callback or a list of them, got {cbs!r:.80}')
     set_seed(seed, reproducible=True)
     dls = mnist_dls(bs=bs, tiny=tiny, device=device)
-    if isinstance(arch, nn.Module) or not callable(arch): raise TypeError(f'{fn}: `arch` must be a function that makes a model, such as simple_cnn, got {arch!r}')
     learn = Learner(dls, as_module(arch(), 'arch()', fn), loss_func=F.cross_entropy, metrics=accuracy)
-    if show: learn.fit_one_cycle(epochs, lr)
+    if show: learn.fit_one_cycle(epochs, lr, cbs=cbs)
     else:
-        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr)
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, cbs=cbs)
     return learn
 
 # %% ../nbs/03_training.ipynb #cc1549e1
