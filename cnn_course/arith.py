@@ -154,13 +154,13 @@ def _linear_shape(m, x):   # the right shape, or the error the layer itself rais
     return x.new_empty(*x.shape[:-1], m.out_features) if x.shape[-1] == m.in_features else nn.Linear.forward(m, x)
 
 def meta_copy(model:nn.Module)->nn.Module:
-    "A copy of `model` in eval mode whose parameters and buffers are meta tensors (the real ones are never copied)"
+    "A copy of `model` in eval mode on the meta device (no real tensor is copied); its norms, activations and linear layers only pass shapes on"
     model = as_module(model, 'model', 'meta_copy', lazy=True)
     memo = {id(t): _meta_twin(t) for t in [*model.parameters(), *model.buffers()]}
     m = copy.deepcopy(model, memo).eval()
-    for mod in m.modules(): # norms, activations and linear layers only pass a shape on: on the meta device PyTorch would
-        if isinstance(mod, _SHAPE_ONLY_NORMS + _ACTS): mod.forward = _same_shape   # work it out slowly, the first time
-        elif isinstance(mod, nn.Linear): mod.forward = functools.partial(_linear_shape, mod)   # after loading its compiler
+    for mod in m.modules():   # run on meta, the first of these layers would make PyTorch load its compiler (1-2 s)
+        if isinstance(mod, _SHAPE_ONLY_NORMS + _ACTS): mod.forward = _same_shape
+        elif isinstance(mod, nn.Linear): mod.forward = functools.partial(_linear_shape, mod)
     return m
 
 def _first_tensor(o):
