@@ -13,7 +13,9 @@ convolutions of other sizes.
   optim    fastai's `Adam` (the Learner's default) beside PyTorch's AdamW, as the plain loop builds it, with its
            `foreach` and `fused` implementations, over simple_cnn's 10 parameter tensors;
   fastai   the course's `Learner` fit (pipeline B) against the plain loop (C), five of each, back to back, and one B fit
-           under cProfile, its time split between fastai and fastcore, PyTorch, and the course's own code (cnn_course).
+           under cProfile, its time split between fastai and fastcore, PyTorch, and the course's own code (cnn_course),
+           and by fastai internal: the dispatch of events to callbacks, each callback's own work, fastai's Adam, moving
+           each batch, and the course's loader.
 
 A backward call computes the weights' gradient and, except in the first layer, the input's: each costs as many
 multiply-adds as the forward call, so a pair counts 3x the forward's (2x in the first layer: `train_macs`). Single
@@ -32,13 +34,18 @@ sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
 import torch, torch.nn.functional as F
 from torch.utils import benchmark
 from common import CpuShare, header, machine, paired, refusal, save
-from train_speed import plain_data, fit_fastai, fit_plain, BS
-from cnn_course.data import mnist_dls
+from train_speed import plain_data, fit_fastai, fit_plain, BS, EPOCHS
+from cnn_course.data import mnist_dls, TensorDL
 from cnn_course.models import simple_cnn
 from cnn_course.speed import plain_optimiser, one_cycle
 with warnings.catch_warnings():
     warnings.filterwarnings('ignore', category=FutureWarning)
-    from fastai.optimizer import Adam
+    from fastai.optimizer import Adam, Optimizer
+    from fastai.learner import Learner
+    from fastai.metrics import accuracy
+    from fastai.callback.core import Callback, _events
+    from fastai.callback.progress import ProgressCallback
+    from fastai.callback.schedule import ParamScheduler
 
 
 def timeit(fn, min_run_time=0.3)->float:
@@ -105,8 +112,23 @@ def optimiser_costs():
                 elementwise_op_s=timeit(op))
 
 
+def fastai_split(stats:dict, cb_classes:list)->dict:
+    """Profiled seconds of one B fit that fastai's internals and the course's loader spend, each named: the callbacks'
+    own event methods, the dispatch that calls them (all of `Learner.__call__` but their own work), fastai's Adam
+    (its tensor arithmetic included), moving and splitting each batch, and `cnn_course`'s `TensorDL`"""
+    def cum(*fns): return sum(v[3] for (file, line, _), v in stats.items()
+                              if (file, line) in {(f.__code__.co_filename, f.__code__.co_firstlineno) for f in fns})
+    def calls(f): return sum(v[1] for (file, line, _), v in stats.items() if (file, line) == (f.__code__.co_filename, f.__code__.co_firstlineno))
+    own = {c.__name__: cum(*[vars(c)[e] for e in _events if e in vars(c)]) for c in cb_classes}
+    return dict(seconds={'event dispatch': cum(Learner.__call__) - sum(own.values()), **own,
+                         "fastai's Adam step and zero_grad": cum(Optimizer.step, Optimizer.zero_grad),
+                         'batch to device, split into x and y': cum(Learner._set_device, Learner._split),
+                         "cnn_course's loader (TensorDL)": cum(TensorDL.__iter__)},
+                events=calls(Learner.__call__), callback_calls=calls(Callback.__call__), callbacks=[c.__name__ for c in cb_classes])
+
+
 def fastai_costs(data, n=5):
-    "B (the course's Learner) against C (the plain loop), back to back, and where one B fit's time goes, by package"
+    "B (the course's Learner) against C (the plain loop), back to back, and where one B fit's time goes, by package and by fastai internal"
     dls = mnist_dls(bs=BS, device='cpu')
     fit_fastai(dls, 1000); fit_plain(data, 1000)   # warm-up
     runs = []
@@ -114,15 +136,19 @@ def fastai_costs(data, n=5):
         for p, f in (('B', lambda s: fit_fastai(dls, s)), ('C', lambda s: fit_plain(data, s))):
             runs.append(dict(pipeline=p, seed=seed, round=0, fit_s=f(seed)['fit_s']))
     prof = cProfile.Profile(); prof.enable(); fit_fastai(dls, 0); prof.disable()
+    stats = pstats.Stats(prof).stats
     by, top = {}, []
-    for (file, line, fn), (cc, nc, tt, ct, callers) in pstats.Stats(prof).stats.items():
+    for (file, line, fn), (cc, nc, tt, ct, callers) in stats.items():
         pkg = next((k for k in ('cnn_course', 'fastai', 'fastcore', 'fastprogress', 'torch') if f'/{k}/' in file), 'torch (C++)'
                    if file == '~' and fn.startswith(('<method', '<built-in method')) and 'torch' in fn else 'other Python')
         by[pkg] = by.get(pkg, 0) + tt
         if pkg in ('fastai', 'fastcore'): top.append((tt, f"{file.split('site-packages/')[-1]}:{fn}"))
+    learn = Learner(dls, simple_cnn(), loss_func=F.cross_entropy, metrics=accuracy)   # the callbacks of fit_fastai's fit
+    cbs = [type(cb) for cb in learn.cbs if not isinstance(cb, ProgressCallback)] + [ParamScheduler]
     med = lambda p: statistics.median(r['fit_s'] for r in runs if r['pipeline'] == p)
     return dict(runs=runs, median_B_s=med('B'), median_C_s=med('C'), paired_B_over_C=paired(runs, 'B', 'C'),
-                profile_s=dict(sorted(by.items(), key=lambda kv: -kv[1])),
+                profile_s=dict(sorted(by.items(), key=lambda kv: -kv[1])), profiled_fit_s=sum(by.values()),
+                internals=fastai_split(stats, cbs), batches=len(dls.train) * EPOCHS + len(dls.valid) * EPOCHS,
                 top_fastai=[dict(fn=f, s=t) for t, f in sorted(top, reverse=True)[:8]])
 
 
@@ -157,6 +183,8 @@ def main(argv=None):
     print('optimiser step (us): ' + ', '.join(f'{k[:-2]} {v*1e6:.0f}' for k, v in res['optimiser'].items() if k.endswith('_s')))
     print(f"B {fa['median_B_s']:.2f} s, C {fa['median_C_s']:.2f} s, B/C paired {fa['paired_B_over_C']['median']:.2f}; "
           'one B fit under cProfile: ' + ', '.join(f'{k} {v:.2f} s' for k, v in fa['profile_s'].items()))
+    print(f"  by fastai internal ({fa['internals']['events']} events, {fa['internals']['callback_calls']} callback calls over "
+          f"{fa['batches']} batches): " + ', '.join(f'{k} {v:.3f} s' for k, v in fa['internals']['seconds'].items()))
     print(f'other processes used {cpu.share:.1%} of the CPU')
     save(res, args.out, refusal(cpu.share, {'B/C': fa['paired_B_over_C']}), args.force)
     return res

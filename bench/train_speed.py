@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """How long does `fit_one_cycle(2, 0.01)` of `simple_cnn` on MNIST_SAMPLE take, and how accurate is it?
 
-Three pipelines train the same model with the same recipe, interleaved A B C, A B C, ... so that a
-change in the machine's load hits all three alike:
+Three pipelines train the same model with the same recipe, and a fourth changes one thing, interleaved A B C D,
+A B C D, ... so that a change in the machine's load hits all of them alike:
 
   A  fastbook's pipeline: a `DataBlock` over the PNG files (`ImageBlock(cls=PILImageBW)`,
      `GrandparentSplitter`, `parent_label`), default loaders, the course's `Learner`;
@@ -11,17 +11,18 @@ change in the machine's load hits all three alike:
   C  a plain PyTorch loop over the same in-memory tensors (`cnn_course.speed.plain_fit`): the same model and batch
      size, `torch.optim.AdamW` with fastai's default Adam hyper-parameters (no weight decay on biases, as fastai),
      PyTorch's `OneCycleLR` set up as fastai's one-cycle schedule, the last partial training batch dropped, and
-     validation after each epoch.
+     validation after each epoch;
+  D  B with one change to the Learner call, `opt_func`: PyTorch's fused AdamW through fastai's `OptimWrapper`.
 
-Only `fit` is timed (`time.perf_counter`); loading and decoding the data is not, for any pipeline
-(A still decodes every PNG inside its epochs: that is its design). Every pipeline is warmed up once
-before timing. Each (round, seed) trains all three; accuracy is the validation accuracy after the
+Only `fit` is timed (`time.perf_counter`), with no callback added to the Learner (`EpochClock`); loading and
+decoding the data is not, for any pipeline (A still decodes every PNG inside its epochs: that is its design). Every
+pipeline is warmed up once before timing. Each (round, seed) trains every pipeline; accuracy is the validation accuracy after the
 last epoch. The result is printed as a table and written as JSON.
 
-    python bench/train_speed.py                    # 3 rounds x 5 seeds: the measured record
+    python bench/train_speed.py                    # A B C D, 3 rounds x 5 seeds: the measured record
     python bench/train_speed.py --quick            # 1 round x 2 seeds, a check that it works (writes no JSON)
     python bench/train_speed.py --rounds 1 --seeds 0 1 --out /tmp/x.json
-    python bench/train_speed.py --pipelines ABCD   # and D: B with one change, PyTorch's fused AdamW
+    python bench/train_speed.py --pipelines ABC    # only some of the pipelines
 
 Timings are only meaningful on a quiet machine: with 2 cores, one other busy process makes PyTorch's 2 OpenMP threads
 wait for each other and a fit can take 2-10 times longer. So the record is written only when other processes used at
@@ -40,7 +41,7 @@ import torch.nn.functional as F
 with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
     from fastai.vision.all import (DataBlock, ImageBlock, PILImageBW, CategoryBlock, get_image_files,
-                                   GrandparentSplitter, parent_label, Learner, accuracy, set_seed, Callback)
+                                   GrandparentSplitter, parent_label, Learner, accuracy, set_seed)
 from common import CpuShare, header, machine, paired, refusal, save
 from cnn_course.data import mnist_path, mnist_tensors, mnist_dls
 from cnn_course.models import simple_cnn
@@ -52,12 +53,28 @@ NAMES = {'A': 'fastbook DataBlock (PNG files)', 'B': 'cnn_course mnist_dls + Lea
          'D': 'B with fused AdamW (OptimWrapper)'}
 
 
-class EpochTimer(Callback):
-    "Record wall-clock seconds of each epoch (training and validation) of a fastai fit"
-    order = -100
-    def before_fit(self): self.times = []
-    def before_epoch(self): self.t0 = time.perf_counter()
-    def after_epoch(self): self.times.append(time.perf_counter() - self.t0)
+class EpochClock:
+    """Time each epoch of a fastai fit, from the training loader's first batch to the validation loader's last, without
+    a callback: fastai calls every callback at every event of every batch, so a timing callback would add to the fit it
+    times (one more callback at each of a fit's 3,359 events: a quarter more of fastai's dispatch, on B and D but not
+    C). It wraps the two loaders' `before_iter` and `after_iter` for a `with` block."""
+    def __init__(self, dls): self.dls, self.starts, self.ends = dls, [], []
+    def __enter__(self):
+        train, valid = self.dls.train, self.dls.valid
+        self.saved = [(train, 'before_iter', vars(train).get('before_iter')), (valid, 'after_iter', vars(valid).get('after_iter'))]
+        before_iter, after_iter = train.before_iter, valid.after_iter
+        def start():
+            self.starts.append(time.perf_counter()); before_iter()
+        def end():
+            after_iter(); self.ends.append(time.perf_counter())
+        train.before_iter, valid.after_iter = start, end
+        return self
+    def __exit__(self, *exc):
+        for dl, name, f in self.saved:
+            if f is None: delattr(dl, name)   # the loader's own method again
+            else: setattr(dl, name, f)
+    @property
+    def times(self): return [e - s for s, e in zip(self.starts, self.ends)]
 
 
 def fastbook_dls(bs=BS):
@@ -71,12 +88,11 @@ def fit_fastai(dls, seed, opt_func=None):
     "Seed, build the course's Learner on `dls` (with fastai's default optimiser unless `opt_func`), time `fit_one_cycle(EPOCHS, LR)`"
     set_seed(seed, reproducible=True)
     learn = Learner(dls, simple_cnn(), loss_func=F.cross_entropy, metrics=accuracy, **({'opt_func': opt_func} if opt_func else {}))
-    timer = EpochTimer()
-    with learn.no_bar(), learn.no_logging():
+    with learn.no_bar(), learn.no_logging(), EpochClock(dls) as clock:
         t0 = time.perf_counter()
-        learn.fit_one_cycle(EPOCHS, LR, cbs=[timer])
+        learn.fit_one_cycle(EPOCHS, LR)
         secs = time.perf_counter() - t0
-    return dict(fit_s=secs, epoch_s=timer.times, acc=float(learn.recorder.values[-1][-1]), n_train=len(dls.train) * dls.train.bs)
+    return dict(fit_s=secs, epoch_s=clock.times, acc=float(learn.recorder.values[-1][-1]), n_train=len(dls.train) * dls.train.bs)
 
 
 def fit_plain(data, seed):
@@ -146,7 +162,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--rounds', type=int, default=3, help='passes over all seeds (default 3)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4], help='seeds (default 0 1 2 3 4)')
-    ap.add_argument('--pipelines', default='ABC', help='which of A, B, C (and D: B with fused Adam) to run (default ABC)')
+    ap.add_argument('--pipelines', default='ABCD', help='which of A, B, C and D (B with fused Adam) to run (default ABCD)')
     ap.add_argument('--quick', action='store_true', help='1 round of seeds 0 and 1: checks that it works (writes no JSON)')
     ap.add_argument('--out', default=None, help='JSON file (default bench/train_speed.json, none with --quick)')
     ap.add_argument('--force', action='store_true', help='write the record even when the machine was busy (marked noisy)')
