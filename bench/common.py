@@ -1,6 +1,8 @@
 """What every benchmark of the course shares: where it ran, whether the machine was quiet, and how a record is saved.
 
 A record is only written when the machine was quiet while it was taken:
+  - the 1-minute load average was below 0.6 when it started (`machine` first waits up to 10 minutes for that, since
+    a benchmark run just before, `make bench`'s first script say, leaves it high for a minute or two);
   - other processes (everything but this benchmark's own process and its children) used at most 5% of the machine's
     CPU time during the run, measured from /proc/stat and this process tree's own CPU time (`CpuShare`);
   - where the benchmark compares pipelines run by run, the interquartile range of each paired ratio is at most 10% of
@@ -14,11 +16,21 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_OTHER_CPU, MAX_IQR = 0.05, 0.10
+MAX_OTHER_CPU, MAX_IQR, MAX_START_LOAD = 0.05, 0.10, 0.6
 
 
-def machine()->dict:
-    "A short description of where the benchmark ran, with the load average at the start"
+def wait_quiet(max_wait:float=600, poll:float=5)->float:
+    "Wait until the 1-minute load average is below `MAX_START_LOAD`, at most `max_wait` seconds; return the load then"
+    t0, said = time.monotonic(), False
+    while (load := os.getloadavg()[0]) >= MAX_START_LOAD and time.monotonic() - t0 < max_wait:
+        if not said: print(f'waiting for the 1-minute load average ({load:.2f}) to fall below {MAX_START_LOAD}...', flush=True); said = True
+        time.sleep(poll)
+    return load
+
+
+def machine(wait:bool=True)->dict:
+    "A short description of where the benchmark ran, with the load average at the start (after `wait_quiet` unless not `wait`)"
+    if wait: wait_quiet()
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -73,9 +85,9 @@ def paired(runs:list, hi:str, lo:str)->dict:
     return dict(median=m, min=xs[0], max=xs[-1], n=len(xs), iqr_over_median=iqr(xs) / m if len(xs) > 1 else 0.)
 
 
-def refusal(share:float, ratios:dict)->list:
-    "Why a record must not be written: other processes used the CPU, or paired ratios spread too much"
-    why = []
+def refusal(share:float, ratios:dict, start_load:float=0.)->list:
+    "Why a record must not be written: the machine was loaded at the start, other processes used the CPU, or paired ratios spread too much"
+    why = [f'the 1-minute load average was {start_load:.2f} at the start (below {MAX_START_LOAD} needed)'] if start_load >= MAX_START_LOAD else []
     if share > MAX_OTHER_CPU: why.append(f'other processes used {share:.1%} of the CPU during the run (at most {MAX_OTHER_CPU:.0%})')
     why += [f'the paired ratio {k} spreads: its interquartile range is {v["iqr_over_median"]:.1%} of its median '
             f'(at most {MAX_IQR:.0%})' for k, v in ratios.items() if v['iqr_over_median'] > MAX_IQR]

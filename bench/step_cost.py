@@ -160,7 +160,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.out is None: args.out = '' if args.quick else str(ROOT/'bench'/'step_cost.json')
     torch.manual_seed(0)
-    info = machine()
+    info = machine(wait=bool(args.out))   # a record waits for a quiet start; --quick does not
     data = plain_data()
     res = dict(description='one training step of simple_cnn (batch 64) taken apart; seconds are medians',
                **header('step_cost.py', argv), machine=info, bs=BS)
@@ -186,7 +186,7 @@ def main(argv=None):
     print(f"  by fastai internal ({fa['internals']['events']} events, {fa['internals']['callback_calls']} callback calls over "
           f"{fa['batches']} batches): " + ', '.join(f'{k} {v:.3f} s' for k, v in fa['internals']['seconds'].items()))
     print(f'other processes used {cpu.share:.1%} of the CPU')
-    save(res, args.out, refusal(cpu.share, {'B/C': fa['paired_B_over_C']}), args.force)
+    save(res, args.out, refusal(cpu.share, {'B/C': fa['paired_B_over_C']}, info['load_avg_before'][0]), args.force)
     return res
 
 

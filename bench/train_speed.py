@@ -171,7 +171,7 @@ def main(argv=None):
     if args.out is None: args.out = '' if args.quick else str(ROOT/'bench'/'train_speed.json')
     pipes = [p for p in 'ABCD' if p in args.pipelines.upper()]
     if not pipes: ap.error('--pipelines needs at least one of A, B, C, D')
-    info = machine()
+    info = machine(wait=bool(args.out))   # a record waits for a quiet start; --quick does not
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
           f"fastai {info['fastai']}; load average {info['load_avg_before'][0]:.2f}", flush=True)
     t = time.perf_counter()
@@ -201,7 +201,8 @@ def main(argv=None):
                fastbook_num_workers=loaders['A'].train.fake_l.num_workers if loaders['A'] else None, **res, runs=runs)
     print(); print(table(res, args.seeds))
     print(f'other processes used {cpu.share:.1%} of the CPU during the timed runs')
-    save(res, args.out, refusal(cpu.share, {k: v for k, v in res['paired'].items() if k in ('A/B', 'B/C')}), args.force)
+    save(res, args.out, refusal(cpu.share, {k: v for k, v in res['paired'].items() if k in ('A/B', 'B/C')},
+                           info['load_avg_before'][0]), args.force)
     return res
 
 

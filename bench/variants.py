@@ -33,7 +33,7 @@ def main(argv=None):
     ap.add_argument('--force', action='store_true', help='write the record even if the machine was busy (marked noisy)')
     a = ap.parse_args(argv)
     if a.quick: a.seeds, a.out = [0], ''
-    info = machine()
+    info = machine(wait=bool(a.out))   # a record waits for a quiet start; --quick does not
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}; load average {info['load_avg_before'][0]:.2f}", flush=True)
     train_simple_cnn(seed=1000, show_progress=False, device='cpu')   # warm-up
     res = {}
@@ -55,7 +55,7 @@ def main(argv=None):
     print(f'other processes used {cpu.share:.1%} of the CPU')
     for name, r in res.items():
         print(f"{name:<24} mean {r['mean_acc']:.4f}  range {r['min_acc']:.4f} to {r['max_acc']:.4f}")
-    save(rec, a.out, refusal(cpu.share, {}), a.force)
+    save(rec, a.out, refusal(cpu.share, {}, info['load_avg_before'][0]), a.force)
     return rec
 
 
