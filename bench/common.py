@@ -2,7 +2,8 @@
 
 A record is only written when the machine was quiet while it was taken:
   - the 1-minute load average was below 0.6 when it started (`machine` first waits up to 10 minutes for that, since
-    a benchmark run just before, `make bench`'s first script say, leaves it high for a minute or two);
+    a benchmark run just before, `make bench`'s first script say, leaves it high for a minute or two, and for a
+    steady machine: see `speed_probe`);
   - other processes (everything but this benchmark's own process and its children) used at most 5% of the machine's
     CPU time during the run, measured from /proc/stat and this process tree's own CPU time (`CpuShare`);
   - where the benchmark compares pipelines run by run, the interquartile range of each paired ratio is at most 10% of
@@ -19,18 +20,52 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_OTHER_CPU, MAX_IQR, MAX_START_LOAD = 0.05, 0.10, 0.6
 
 
-def wait_quiet(max_wait:float=600, poll:float=5)->float:
-    "Wait until the 1-minute load average is below `MAX_START_LOAD`, at most `max_wait` seconds; return the load then"
-    t0, said = time.monotonic(), False
-    while (load := os.getloadavg()[0]) >= MAX_START_LOAD and time.monotonic() - t0 < max_wait:
-        if not said: print(f'waiting for the 1-minute load average ({load:.2f}) to fall below {MAX_START_LOAD}...', flush=True); said = True
-        time.sleep(poll)
-    return load
+def speed_probe(secs:float=10, steps:int=50)->dict:
+    """Time `simple_cnn`'s training step (batch 64, AdamW) in chunks of `steps` steps for `secs` seconds.
+
+    A virtual machine's speed can change from one minute to the next with no other process in sight: its cores are
+    shared with other machines on the same host, which /proc/stat cannot see. The spread of this fixed workload shows
+    it: on a steady machine its chunks vary by a few per cent. When they vary by more than the ratios may (`MAX_IQR`),
+    a run started then is likely to be refused for its spread; ten steady seconds do not promise six steady minutes
+    either, so the spread rule still decides."""
+    import torch.nn.functional as F
+    from cnn_course.models import simple_cnn
+    with torch.random.fork_rng(devices=[]):   # the benchmark's own random numbers stay as they were
+        torch.manual_seed(0)
+        m = simple_cnn(); opt = torch.optim.AdamW(m.parameters(), 1e-3)
+        x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 2, (64,))
+    def chunk(n):
+        t = time.perf_counter()
+        for _ in range(n): F.cross_entropy(m(x), y).backward(); opt.step(); opt.zero_grad()
+        return (time.perf_counter() - t) / n * 1000
+    chunk(20); ms, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < secs: ms.append(chunk(steps))
+    med = statistics.median(ms)
+    return dict(step_ms=med, iqr_over_median=iqr(ms) / med, chunks=len(ms), steps_per_chunk=steps)
 
 
-def machine(wait:bool=True)->dict:
-    "A short description of where the benchmark ran, with the load average at the start (after `wait_quiet` unless not `wait`)"
-    if wait: wait_quiet()
+def wait_quiet(max_wait:float=600, poll:float=5, steady:bool=True)->dict:
+    """Wait until the 1-minute load average is below `MAX_START_LOAD` and, if `steady`, `speed_probe`'s spread is at
+    most `MAX_IQR`; at most `max_wait` seconds. Return the load (before the probe, which is ours) and the last probe"""
+    t0, said = time.monotonic(), set()
+    def out(): return time.monotonic() - t0 >= max_wait
+    while True:
+        while (load := list(os.getloadavg()))[0] >= MAX_START_LOAD and not out():
+            if 'load' not in said: print(f'waiting for the 1-minute load average ({load[0]:.2f}) to fall below {MAX_START_LOAD}...', flush=True); said.add('load')
+            time.sleep(poll)
+        if not steady: return dict(load=load, probe=None)
+        probe = speed_probe()
+        if probe['iqr_over_median'] <= MAX_IQR or out(): return dict(load=load, probe=probe)
+        print(f"the machine's speed is unsteady: a fixed training step took {probe['step_ms']:.2f} ms, varying by "
+              f"{probe['iqr_over_median']:.0%} over 10 s; waiting a minute...", flush=True)
+        time.sleep(min(60, max(0, max_wait - (time.monotonic() - t0))))
+        if out(): return dict(load=list(os.getloadavg()), probe=probe)
+
+
+def machine(wait:bool=True, max_wait:float=600)->dict:
+    """A short description of where the benchmark ran, with the load average at the start and the machine's speed
+    (after `wait_quiet` unless not `wait`)"""
+    q = wait_quiet(max_wait) if wait else dict(load=list(os.getloadavg()), probe=None)
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -39,7 +74,16 @@ def machine(wait:bool=True)->dict:
     import fastai
     return dict(cpu=cpu, cores=os.cpu_count(), torch_threads=torch.get_num_threads(), device='cpu',
                 python=platform.python_version(), torch=torch.__version__, fastai=fastai.__version__,
-                platform=platform.platform(), load_avg_before=list(os.getloadavg()))
+                platform=platform.platform(), load_avg_before=q['load'],
+                load_avg_after_probe=list(os.getloadavg()) if q['probe'] else None, speed_probe=q['probe'])
+
+
+def describe(info:dict)->str:
+    "`machine`'s description in one line: CPU, versions, load average at the start and `speed_probe`'s result"
+    probe = info.get('speed_probe')
+    return (f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), fastai "
+            f"{info['fastai']}; load average {info['load_avg_before'][0]:.2f}"
+            + (f"; a plain training step {probe['step_ms']:.2f} ms, varying by {probe['iqr_over_median']:.1%}" if probe else ''))
 
 
 def header(script:str, argv)->dict:

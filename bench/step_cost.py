@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
 
 import torch, torch.nn.functional as F
 from torch.utils import benchmark
-from common import CpuShare, header, machine, paired, refusal, save
+from common import CpuShare, describe, header, machine, paired, refusal, save
 from train_speed import plain_data, fit_fastai, fit_plain, BS, EPOCHS
 from cnn_course.data import mnist_dls, TensorDL
 from cnn_course.models import simple_cnn
@@ -161,6 +161,7 @@ def main(argv=None):
     if args.out is None: args.out = '' if args.quick else str(ROOT/'bench'/'step_cost.json')
     torch.manual_seed(0)
     info = machine(wait=bool(args.out))   # a record waits for a quiet start; --quick does not
+    print(describe(info), flush=True)
     data = plain_data()
     res = dict(description='one training step of simple_cnn (batch 64) taken apart; seconds are medians',
                **header('step_cost.py', argv), machine=info, bs=BS)

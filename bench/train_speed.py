@@ -2,7 +2,8 @@
 """How long does `fit_one_cycle(2, 0.01)` of `simple_cnn` on MNIST_SAMPLE take, and how accurate is it?
 
 Three pipelines train the same model with the same recipe, and a fourth changes one thing, interleaved A B C D,
-A B C D, ... so that a change in the machine's load hits all of them alike:
+D C B A, A B C D, ... so that a change in the machine's speed hits all of them alike, and no pipeline always runs
+right after the same other one:
 
   A  fastbook's pipeline: a `DataBlock` over the PNG files (`ImageBlock(cls=PILImageBW)`,
      `GrandparentSplitter`, `parent_label`), default loaders, the course's `Learner`;
@@ -42,7 +43,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
     from fastai.vision.all import (DataBlock, ImageBlock, PILImageBW, CategoryBlock, get_image_files,
                                    GrandparentSplitter, parent_label, Learner, accuracy, set_seed)
-from common import CpuShare, header, machine, paired, refusal, save
+from common import CpuShare, describe, header, machine, paired, refusal, save
 from cnn_course.data import mnist_path, mnist_tensors, mnist_dls
 from cnn_course.models import simple_cnn
 from cnn_course.speed import plain_fit
@@ -165,15 +166,15 @@ def main(argv=None):
     ap.add_argument('--pipelines', default='ABCD', help='which of A, B, C and D (B with fused Adam) to run (default ABCD)')
     ap.add_argument('--quick', action='store_true', help='1 round of seeds 0 and 1: checks that it works (writes no JSON)')
     ap.add_argument('--out', default=None, help='JSON file (default bench/train_speed.json, none with --quick)')
+    ap.add_argument('--wait', type=float, default=10, help='minutes to wait at most for a quiet, steady machine (default 10)')
     ap.add_argument('--force', action='store_true', help='write the record even when the machine was busy (marked noisy)')
     args = ap.parse_args(argv)
     if args.quick: args.rounds, args.seeds = 1, [0, 1]
     if args.out is None: args.out = '' if args.quick else str(ROOT/'bench'/'train_speed.json')
     pipes = [p for p in 'ABCD' if p in args.pipelines.upper()]
     if not pipes: ap.error('--pipelines needs at least one of A, B, C, D')
-    info = machine(wait=bool(args.out))   # a record waits for a quiet start; --quick does not
-    print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} threads), "
-          f"fastai {info['fastai']}; load average {info['load_avg_before'][0]:.2f}", flush=True)
+    info = machine(wait=bool(args.out), max_wait=args.wait * 60)   # a record waits for a quiet start; --quick does not
+    print(describe(info), flush=True)
     t = time.perf_counter()
     loaders = {'A': fastbook_dls() if 'A' in pipes else None, 'B': mnist_dls(bs=BS, device='cpu')}
     data = plain_data()
@@ -187,12 +188,11 @@ def main(argv=None):
         r = run(p, 1000); print(f'warm-up {p}: {r["fit_s"]:.2f} s', flush=True)
     runs = []
     with CpuShare() as cpu:
-        for rnd in range(args.rounds):
-            for seed in args.seeds:
-                for p in pipes:
-                    r = run(p, seed); r.update(pipeline=p, seed=seed, round=rnd); runs.append(r)
-                    print(f"round {rnd} seed {seed} {p}: fit {r['fit_s']:.2f} s (epochs "
-                          f"{', '.join(f'{e:.2f}' for e in r['epoch_s'])}), accuracy {r['acc']:.4f}", flush=True)
+        for i, (rnd, seed) in enumerate((rnd, seed) for rnd in range(args.rounds) for seed in args.seeds):
+            for pos, p in enumerate(pipes if i % 2 == 0 else pipes[::-1]):   # A B C D, then D C B A, ...
+                r = run(p, seed); r.update(pipeline=p, seed=seed, round=rnd, position=pos); runs.append(r)
+                print(f"round {rnd} seed {seed} {p}: fit {r['fit_s']:.2f} s (epochs "
+                      f"{', '.join(f'{e:.2f}' for e in r['epoch_s'])}), accuracy {r['acc']:.4f}", flush=True)
     res = summarise(runs, pipes, args.seeds)
     info['load_avg_after'] = list(os.getloadavg())
     res = dict(description='fit_one_cycle(2, 0.01) of simple_cnn on MNIST_SAMPLE (12,396 train / 2,038 valid images), '

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'bench'))
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
-from common import CpuShare, header, machine, refusal, save
+from common import CpuShare, describe, header, machine, refusal, save
 from cnn_course.summary import cnn_variant
 from cnn_course.train import train_simple_cnn
 
@@ -34,7 +34,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.quick: a.seeds, a.out = [0], ''
     info = machine(wait=bool(a.out))   # a record waits for a quiet start; --quick does not
-    print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}; load average {info['load_avg_before'][0]:.2f}", flush=True)
+    print(describe(info), flush=True)
     train_simple_cnn(seed=1000, show_progress=False, device='cpu')   # warm-up
     res = {}
     with CpuShare() as cpu:
