@@ -21,7 +21,7 @@ MAX_OTHER_CPU, MAX_IQR, MAX_START_LOAD = 0.05, 0.10, 0.6
 
 
 def speed_probe(secs:float=10, steps:int=50)->dict:
-    """Time `simple_cnn`'s training step (batch 64, AdamW) in chunks of `steps` steps for `secs` seconds.
+    """Time the plain loop's training step of `simple_cnn` (batch 64, its AdamW) in chunks of `steps` steps for `secs` seconds.
 
     A virtual machine's speed can change from one minute to the next with no other process in sight: its cores are
     shared with other machines on the same host, which /proc/stat cannot see. The spread of this fixed workload shows
@@ -30,9 +30,10 @@ def speed_probe(secs:float=10, steps:int=50)->dict:
     either, so the spread rule still decides."""
     import torch.nn.functional as F
     from cnn_course.models import simple_cnn
+    from cnn_course.speed import plain_optimiser   # the plain loop's AdamW
     with torch.random.fork_rng(devices=[]):   # the benchmark's own random numbers stay as they were
         torch.manual_seed(0)
-        m = simple_cnn(); opt = torch.optim.AdamW(m.parameters(), 1e-3)
+        m = simple_cnn(); opt = plain_optimiser(m)
         x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 2, (64,))
     def chunk(n):
         t = time.perf_counter()
@@ -44,22 +45,20 @@ def speed_probe(secs:float=10, steps:int=50)->dict:
     return dict(step_ms=med, iqr_over_median=iqr(ms) / med, chunks=len(ms), steps_per_chunk=steps)
 
 
-def wait_quiet(max_wait:float=600, poll:float=5, steady:bool=True)->dict:
-    """Wait until the 1-minute load average is below `MAX_START_LOAD` and, if `steady`, `speed_probe`'s spread is at
-    most `MAX_IQR`; at most `max_wait` seconds. Return the load (before the probe, which is ours) and the last probe"""
-    t0, said = time.monotonic(), set()
-    def out(): return time.monotonic() - t0 >= max_wait
+def wait_quiet(max_wait:float=600, poll:float=5)->dict:
+    """Wait until the 1-minute load average is below `MAX_START_LOAD` and `speed_probe`'s spread is at most `MAX_IQR`,
+    at most `max_wait` seconds. Return the load average before the last probe (the probe's own load is ours) and the probe"""
+    t0, said = time.monotonic(), False
     while True:
-        while (load := list(os.getloadavg()))[0] >= MAX_START_LOAD and not out():
-            if 'load' not in said: print(f'waiting for the 1-minute load average ({load[0]:.2f}) to fall below {MAX_START_LOAD}...', flush=True); said.add('load')
+        while (load := list(os.getloadavg()))[0] >= MAX_START_LOAD and time.monotonic() - t0 < max_wait:
+            if not said: print(f'waiting for the 1-minute load average ({load[0]:.2f}) to fall below {MAX_START_LOAD}...', flush=True); said = True
             time.sleep(poll)
-        if not steady: return dict(load=load, probe=None)
         probe = speed_probe()
-        if probe['iqr_over_median'] <= MAX_IQR or out(): return dict(load=load, probe=probe)
+        left = max_wait - (time.monotonic() - t0)
+        if probe['iqr_over_median'] <= MAX_IQR or left <= 0: return dict(load=load, probe=probe)
         print(f"the machine's speed is unsteady: a fixed training step took {probe['step_ms']:.2f} ms, varying by "
               f"{probe['iqr_over_median']:.0%} over 10 s; waiting a minute...", flush=True)
-        time.sleep(min(60, max(0, max_wait - (time.monotonic() - t0))))
-        if out(): return dict(load=list(os.getloadavg()), probe=probe)
+        time.sleep(min(60, left))
 
 
 def machine(wait:bool=True, max_wait:float=600)->dict:

@@ -26,9 +26,11 @@ last epoch. The result is printed as a table and written as JSON.
     python bench/train_speed.py --pipelines ABC    # only some of the pipelines
 
 Timings are only meaningful on a quiet machine: with 2 cores, one other busy process makes PyTorch's 2 OpenMP threads
-wait for each other and a fit can take 2-10 times longer. So the record is written only when other processes used at
-most 5% of the CPU during the run and the paired ratios A/B and B/C spread by at most 10% (interquartile range over
-median): bench/common.py. It records the load average, that CPU share and the spread.
+wait for each other and a fit can take 2-10 times longer. So a record first waits (`--wait` minutes at most) for a
+1-minute load average below 0.6 and a steady machine, and is written only when it started below that load, other
+processes used at most 5% of the CPU during the run, and the paired ratios A/B and B/C spread by at most 10%
+(interquartile range over median): bench/common.py. It records the load average, the machine's speed, that CPU share
+and the spread.
 """
 import argparse, gc, json, os, statistics, sys, time, warnings
 from functools import partial
