@@ -42,7 +42,7 @@ def speed_probe(secs:float=10, steps:int=50)->dict:
     chunk(20); ms, t0 = [], time.perf_counter()
     while time.perf_counter() - t0 < secs: ms.append(chunk(steps))
     med = statistics.median(ms)
-    return dict(step_ms=med, iqr_over_median=iqr(ms) / med, chunks=len(ms), steps_per_chunk=steps)
+    return dict(step_ms=med, iqr_over_median=iqr(ms) / med, secs=secs, chunks=len(ms), steps_per_chunk=steps)
 
 
 def wait_quiet(max_wait:float=600, poll:float=5)->dict:
@@ -57,7 +57,7 @@ def wait_quiet(max_wait:float=600, poll:float=5)->dict:
         left = max_wait - (time.monotonic() - t0)
         if probe['iqr_over_median'] <= MAX_IQR or left <= 0: return dict(load=load, probe=probe)
         print(f"the machine's speed is unsteady: a fixed training step took {probe['step_ms']:.2f} ms, varying by "
-              f"{probe['iqr_over_median']:.0%} over 10 s; waiting a minute...", flush=True)
+              f"{probe['iqr_over_median']:.0%} over {probe['secs']:g} s; waiting a minute...", flush=True)
         time.sleep(min(60, left))
 
 
