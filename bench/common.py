@@ -57,7 +57,7 @@ def wait_quiet(max_wait:float=600, poll:float=5)->dict:
         left = max_wait - (time.monotonic() - t0)
         if probe['iqr_over_median'] <= MAX_IQR or left <= 0: return dict(load=load, probe=probe)
         print(f"the machine's speed is unsteady: a fixed training step took {probe['step_ms']:.2f} ms, varying by "
-              f"{probe['iqr_over_median']:.0%} over {probe['secs']:g} s; waiting a minute...", flush=True)
+              f"{probe['iqr_over_median']:.1%} over {probe['secs']:g} s (at most {MAX_IQR:.0%}); waiting a minute...", flush=True)
         time.sleep(min(60, left))
 
 
